@@ -1,0 +1,119 @@
+"""The boot-instance flows from the talk that introduced TaskFlow, against a fake cloud.
+
+``Cloud`` keeps what the tasks create, so a test can see what a failed boot left behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from taskflow import task
+from taskflow.patterns import graph_flow, linear_flow
+from taskflow.retry import Retry
+
+STORE = {"volume_name": "data", "instance_name": "web-1"}
+
+
+class Cloud:
+    """An in-memory stand-in for a compute and block-storage API."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.volumes: dict[str, str] = {}
+        self.instances: dict[str, str] = {}
+        self.attachments: set[tuple[str, str]] = set()
+        self._ids = itertools.count(1)
+
+    def leftovers(self) -> list[str]:
+        """What is still allocated: after a failed boot this must be empty."""
+        return sorted([*self.volumes, *self.instances])
+
+    def new_id(self, prefix: str) -> str:
+        time.sleep(self.latency)
+        return f"{prefix}-{next(self._ids)}"
+
+
+class CreateVolume(task.Task):
+    default_provides = "volume_id"
+
+    def __init__(self, cloud: Cloud) -> None:
+        super().__init__(name="create_volume")
+        self.cloud = cloud
+
+    def execute(self, volume_name: str) -> str:
+        volume_id = self.cloud.new_id("vol")
+        self.cloud.volumes[volume_id] = volume_name
+        return volume_id
+
+    def revert(self, volume_name: str, result: Any, **kwargs: Any) -> None:
+        if isinstance(result, str):  # a Failure when our own execute failed
+            self.cloud.volumes.pop(result, None)
+
+
+class CreateInstance(task.Task):
+    default_provides = "instance_id"
+
+    def __init__(self, cloud: Cloud) -> None:
+        super().__init__(name="create_instance")
+        self.cloud = cloud
+
+    def execute(self, instance_name: str) -> str:
+        instance_id = self.cloud.new_id("inst")
+        self.cloud.instances[instance_id] = instance_name
+        return instance_id
+
+    def revert(self, instance_name: str, result: Any, **kwargs: Any) -> None:
+        if isinstance(result, str):
+            self.cloud.instances.pop(result, None)
+
+
+class AttachVolume(task.Task):
+    def __init__(self, cloud: Cloud) -> None:
+        super().__init__(name="attach_volume_to_instance")
+        self.cloud = cloud
+
+    def execute(self, volume_id: str, instance_id: str) -> None:
+        self.cloud.attachments.add((volume_id, instance_id))
+
+    def revert(self, volume_id: str, instance_id: str, **kwargs: Any) -> None:
+        self.cloud.attachments.discard((volume_id, instance_id))
+
+
+def boot_flow(cloud: Cloud, retry: Retry | None = None) -> linear_flow.Flow:
+    """Volume, then instance, then attach: a linear flow."""
+    return linear_flow.Flow("boot", retry=retry).add(
+        CreateVolume(cloud), CreateInstance(cloud), AttachVolume(cloud)
+    )
+
+
+def boot_graph_flow(cloud: Cloud, retry: Retry | None = None) -> graph_flow.Flow:
+    """The same tasks, ordered only by what they provide and require."""
+    return graph_flow.Flow("boot-graph", retry=retry).add(
+        AttachVolume(cloud), CreateInstance(cloud), CreateVolume(cloud)
+    )
+
+
+def misordered_boot_flow(cloud: Cloud) -> linear_flow.Flow:
+    """Attach listed first in a linear flow: it requires what nothing before it provides."""
+    return linear_flow.Flow("misordered").add(
+        AttachVolume(cloud), CreateVolume(cloud), CreateInstance(cloud)
+    )
+
+
+class CreateInstanceWithBuggyRevert(CreateInstance):
+    """The classic bug: the revert assumes ``result`` is what ``execute`` returned."""
+
+    def execute(self, instance_name: str) -> dict[str, str]:  # type: ignore[override]
+        return {"id": super().execute(instance_name)}
+
+    def revert(self, instance_name: str, result: Any, **kwargs: Any) -> None:
+        # When our own execute failed, TaskFlow passes a Failure here, not a dict.
+        self.cloud.instances.pop(result["id"], None)
+
+
+def buggy_boot_flow(cloud: Cloud) -> linear_flow.Flow:
+    return linear_flow.Flow("buggy-boot").add(
+        CreateVolume(cloud), CreateInstanceWithBuggyRevert(cloud)
+    )

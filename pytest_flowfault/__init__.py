@@ -1,0 +1,52 @@
+"""pytest-flowfault: prove that TaskFlow flows survive failure.
+
+Names are loaded on first use, so that the pytest plugin (``pytest_flowfault.plugin``)
+can be imported without importing TaskFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_flowfault.engine import run_flow
+    from pytest_flowfault.errors import (
+        InjectedFault,
+        InvalidFaultPlan,
+        UnknownAtom,
+        UnmatchedFault,
+    )
+    from pytest_flowfault.fixture import FlowFault
+    from pytest_flowfault.plan import Fault, FaultPlan
+    from pytest_flowfault.record import AtomInfo, Event, FlowRun
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AtomInfo": "pytest_flowfault.record",
+    "Event": "pytest_flowfault.record",
+    "Fault": "pytest_flowfault.plan",
+    "FaultPlan": "pytest_flowfault.plan",
+    "FlowFault": "pytest_flowfault.fixture",
+    "FlowRun": "pytest_flowfault.record",
+    "InjectedFault": "pytest_flowfault.errors",
+    "InvalidFaultPlan": "pytest_flowfault.errors",
+    "UnknownAtom": "pytest_flowfault.errors",
+    "UnmatchedFault": "pytest_flowfault.errors",
+    "run_flow": "pytest_flowfault.engine",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pytest_flowfault' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,232 @@
+"""The checks behind ``FlowRun.assert_*``: pure functions from a run to a problem or None.
+
+Each check returns the whole failure message (with the run's timeline), so assertions
+read well under ``--assert=plain`` too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from pytest_flowfault.record import Event, FlowRun
+
+_SUCCESS = ("ok", "returned")
+
+#: Answers "is this error an instance of that type?" (truthy when it is).
+_TypeCheck = Callable[[type[BaseException]], object]
+
+
+def fail_if(problem: str | None) -> None:
+    """Raise ``AssertionError(problem)`` when a check found one."""
+    __tracebackhide__ = True
+    if problem is not None:
+        _fail(problem)
+
+
+def _fail(message: str) -> NoReturn:
+    __tracebackhide__ = True
+    raise AssertionError(message)
+
+
+def check_succeeded(run: FlowRun) -> str | None:
+    if run.succeeded:
+        return None
+    return _with_timeline(
+        run, f"expected flow {run.flow_name!r} to succeed, but it ended {_outcome(run)}"
+    )
+
+
+def check_failed(
+    run: FlowRun, exc: type[BaseException] | None, match: str | None
+) -> str | None:
+    wanted = f" with {exc.__name__}" if exc is not None else ""
+    if match is not None:
+        wanted += f" matching {match!r}"
+    if run.succeeded:
+        return _with_timeline(
+            run, f"expected flow {run.flow_name!r} to fail{wanted}, but it succeeded"
+        )
+    messages = [
+        message
+        for error_type_matches, message in _leaf_errors(run.error)
+        if exc is None or error_type_matches(exc)
+    ]
+    if match is not None:
+        messages = [message for message in messages if re.search(match, message)]
+    if messages:
+        return None
+    return _with_timeline(
+        run, f"expected flow {run.flow_name!r} to fail{wanted}, but it ended {_outcome(run)}"
+    )
+
+
+def check_attempts(run: FlowRun, name: str, expected: int) -> str | None:
+    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+        raise TypeError(
+            f"assert_attempts({name!r}, {expected!r}): the expected count must be a "
+            f"whole number >= 0"
+        )
+    calls = run.calls(name, "execute")
+    if len(calls) == expected:
+        return None
+    injected = sum(call.injected for call in calls)
+    return _with_timeline(
+        run,
+        f"expected {run.atom(name).name!r} to be attempted {_times(expected)}, but it was "
+        f"attempted {_times(len(calls))} ({injected} injected) in flow {run.flow_name!r}",
+    )
+
+
+def check_not_run(run: FlowRun, name: str) -> str | None:
+    attempts = run.attempts(name)
+    if attempts == 0:
+        return None
+    return _with_timeline(
+        run,
+        f"expected {run.atom(name).name!r} not to run, but its execute was attempted "
+        f"{_times(attempts)}",
+    )
+
+
+def check_order(run: FlowRun, names: Sequence[str]) -> str | None:
+    if not names:
+        raise TypeError("assert_order() needs at least one atom name")
+    spans = [(run.atom(name).name, _first_success(run, name)) for name in names]
+    for atom_name, span in spans:
+        if span is None:
+            return _with_timeline(
+                run,
+                f"expected the order {' -> '.join(n for n, _ in spans)}, but "
+                f"{atom_name!r} never executed successfully",
+            )
+    for (earlier, earlier_span), (later, later_span) in zip(spans, spans[1:]):
+        assert earlier_span is not None and later_span is not None
+        if earlier_span[1].seq > later_span[0].seq:
+            return _with_timeline(
+                run,
+                f"expected {earlier!r} to finish before {later!r} started, but {later!r} "
+                f"started at #{later_span[0].seq} and {earlier!r} finished at "
+                f"#{earlier_span[1].seq}",
+            )
+    return None
+
+
+def check_compensated(run: FlowRun, *, strict: bool) -> str | None:
+    if run.succeeded:
+        return _with_timeline(
+            run,
+            f"expected flow {run.flow_name!r} to be compensated, but it succeeded: "
+            f"there was nothing to undo",
+        )
+    problems = [
+        f"{event.name!r} failed to revert: {event.error!r}"
+        for event in run.events
+        if event.kind == "task" and event.what == "REVERT_FAILURE"
+    ]
+    reverted: dict[str, tuple[Event, Event]] = {}
+    for atom in run.atoms:
+        if atom.kind != "task":
+            continue
+        executed = _last_success(run, atom.name, "execute")
+        if executed is None:
+            continue
+        revert = _first_success(run, atom.name, "revert", after=executed[1].seq)
+        if revert is None:
+            problems.append(
+                f"{atom.name!r} completed (execute attempt {executed[1].attempt}) but was "
+                f"never reverted"
+            )
+            continue
+        reverted[atom.name] = revert
+        if strict and not atom.has_revert:
+            problems.append(
+                f"{atom.name!r} completed but has no revert of its own (TaskFlow's "
+                f"default revert does nothing), so whatever it created is left behind"
+            )
+    for producer, consumer in _reachable_pairs(run.dependencies):
+        if producer in reverted and consumer in reverted:
+            if reverted[producer][0].seq < reverted[consumer][1].seq:
+                problems.append(
+                    f"{producer!r} was reverted (from #{reverted[producer][0].seq}) before "
+                    f"{consumer!r}, which runs after it, had finished reverting "
+                    f"(#{reverted[consumer][1].seq})"
+                )
+    if not problems:
+        return None
+    listed = "\n".join(f"  - {problem}" for problem in problems)
+    return _with_timeline(
+        run, f"flow {run.flow_name!r} ended {run.state} and was not compensated:\n{listed}"
+    )
+
+
+def _first_success(
+    run: FlowRun, name: str, action: str = "execute", after: int = -1
+) -> tuple[Event, Event] | None:
+    """The (start, end) events of the first successful call after sequence ``after``."""
+    for start, end in _calls(run, run.atom(name).name, action):
+        if end.what in _SUCCESS and end.seq > after:
+            return start, end
+    return None
+
+
+def _last_success(run: FlowRun, name: str, action: str) -> tuple[Event, Event] | None:
+    successes = [call for call in _calls(run, name, action) if call[1].what in _SUCCESS]
+    return successes[-1] if successes else None
+
+
+def _calls(run: FlowRun, name: str, action: str) -> Iterator[tuple[Event, Event]]:
+    starts: dict[int | None, Event] = {}
+    for event in run.events:
+        if event.kind != action or event.name != name:
+            continue
+        if event.what == "start":
+            starts[event.attempt] = event
+        else:
+            yield starts.get(event.attempt, event), event
+
+
+def _reachable_pairs(edges: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Every (before, after) pair connected by a path of ``edges``."""
+    successors: dict[str, list[str]] = {}
+    for before, after in edges:
+        successors.setdefault(before, []).append(after)
+    for start in successors:
+        seen: set[str] = set()
+        stack = list(successors[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(successors.get(node, ()))
+        for node in seen:
+            yield start, node
+
+
+def _leaf_errors(error: BaseException | None) -> Iterator[tuple[_TypeCheck, str]]:
+    """Each error the run raised, unpacking TaskFlow's ``WrappedFailure``."""
+    if error is None:
+        return
+    from taskflow.exceptions import WrappedFailure
+
+    if isinstance(error, WrappedFailure):
+        # A Failure may have lost its exception (loaded from persistence); check() works
+        # from the recorded type names either way.
+        for failure in error:
+            yield failure.check, str(failure.exception_str)
+    else:
+        yield (lambda exc: isinstance(error, exc)), str(error)
+
+
+def _outcome(run: FlowRun) -> str:
+    return run.state + (f" with {run.error!r}" if run.error is not None else "")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _with_timeline(run: FlowRun, message: str) -> str:
+    return f"{message}\n\n{run.timeline()}"

@@ -1,0 +1,284 @@
+"""The one place that drives TaskFlow engines: faults applied, runs recorded, engines intercepted.
+
+Every TaskFlow engine run goes through ``ActionEngine.run_iter`` (``engine.run()``,
+``taskflow.engines.run``, ``load_from_factory``, ``load_from_detail``, conductors), so
+that method is the single seam: :func:`drive` wraps it for one engine, and while a
+:class:`Session` is active the class attribute itself is replaced, which also reaches
+code that did ``from taskflow.engines import run`` long before.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from typing import Any
+
+from pytest_flowfault.errors import UnmatchedFault
+from pytest_flowfault.inject import Injector, InjectionListener
+from pytest_flowfault.plan import FaultPlan, closest_name, unmatched_message
+from pytest_flowfault.record import AtomInfo, FlowRun, Recorder
+
+with warnings.catch_warnings():
+    # oslo.utils warns about eventlet on every import of taskflow.engines; it is not
+    # something a test suite using this plugin can act on.
+    warnings.filterwarnings("ignore", "eventletutils module is deprecated", DeprecationWarning)
+    import taskflow.engines
+    from taskflow import task as taskflow_task
+    from taskflow.atom import Atom
+    from taskflow.engines.action_engine.engine import (
+        ActionEngine,
+        ParallelActionEngine,
+        SerialActionEngine,
+    )
+    from taskflow.types import notifier
+
+_ORIGINAL_RUN_ITER = ActionEngine.run_iter
+_ATOM_KINDS = ("task", "retry")
+# futurist's get_optimal_thread_count(), which TaskFlow's own parallel pool uses: keeping
+# the same width keeps the same concurrency, only without the ~1 s pool join.
+_DEFAULT_WORKERS = (os.cpu_count() or 1) * 5
+
+
+class Session:
+    """The faults in force and the runs recorded for one test or one :func:`run_flow`.
+
+    While :func:`intercepting` is active, every TaskFlow engine run in the process
+    (in any thread) is faulted with :attr:`plan` and recorded here.
+    """
+
+    def __init__(self, plan: FaultPlan | None = None) -> None:
+        self.plan = plan if plan is not None else FaultPlan()
+        self.on_injected: InjectionListener | None = None
+        self._lock = threading.Lock()
+        self._runs: list[FlowRun] = []
+        self._atoms_seen: dict[str, None] = {}
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+
+    @property
+    def runs(self) -> tuple[FlowRun, ...]:
+        """Every finished run, in the order the runs finished."""
+        with self._lock:
+            return tuple(self._runs)
+
+    @property
+    def atoms_seen(self) -> tuple[str, ...]:
+        """The names of every atom of every flow compiled so far, first seen first."""
+        with self._lock:
+            return tuple(self._atoms_seen)
+
+    def run(
+        self,
+        flow: Any,
+        *,
+        extra: FaultPlan | None = None,
+        store: dict[str, Any] | None = None,
+        engine: str = "serial",
+        **engine_options: Any,
+    ) -> FlowRun:
+        """Load ``flow`` into a TaskFlow engine, run it under this session, and return the run.
+
+        The flow's own failure is captured in the returned run instead of raised; errors
+        that stop the flow from starting (``MissingDependencies``, duplicate names, …)
+        propagate unchanged.
+        """
+        _check_engine_name(engine)
+        if engine == "parallel" and "executor" not in engine_options:
+            engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
+        loaded = taskflow.engines.load(flow, store=store, engine=engine, **engine_options)
+        finished: list[FlowRun] = []
+        try:
+            for _state in drive(loaded, self, extra=extra, on_finished=finished.append):
+                pass
+        except Exception:
+            if not finished:
+                raise
+        return finished[0]
+
+    def close(self) -> None:
+        """Shut down the worker pools this session lent to parallel engines."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=True)
+
+    def _saw(self, names: Iterator[str]) -> None:
+        with self._lock:
+            self._atoms_seen.update(dict.fromkeys(names))
+
+    def _add(self, run: FlowRun) -> None:
+        with self._lock:
+            self._runs.append(run)
+
+    def _pool(self, max_workers: int | None) -> ThreadPoolExecutor:
+        width = _DEFAULT_WORKERS if max_workers is None else int(max_workers)
+        with self._lock:
+            if width not in self._pools:
+                self._pools[width] = ThreadPoolExecutor(width, thread_name_prefix="flowfault")
+            return self._pools[width]
+
+
+def drive(
+    engine: Any,
+    session: Session,
+    *,
+    extra: FaultPlan | None = None,
+    timeout: float | None = None,
+    on_finished: Callable[[FlowRun], None] | None = None,
+) -> Generator[str, Any, None]:
+    """``engine.run_iter()`` with the session's faults applied and the run recorded.
+
+    The finished :class:`FlowRun` is added to the session (and passed to
+    ``on_finished``) once the engine has started running; errors raised before that,
+    while compiling or validating the flow, propagate without a run.
+    """
+    engine.compile()
+    graph = engine.compilation.execution_graph
+    atoms = [node for node, data in graph.nodes(data=True) if data["kind"] in _ATOM_KINDS]
+    session._saw(atom.name for atom in atoms)
+    plan = session.plan + extra if extra is not None else session.plan
+    recorder = Recorder()
+    error: BaseException | None = None
+    try:
+        with notifier.register_deregister(
+            engine.notifier, notifier.Notifier.ANY, recorder.on_flow_state
+        ), notifier.register_deregister(
+            engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
+        ), Injector(atoms, plan, recorder, session.on_injected):
+            yield from _ORIGINAL_RUN_ITER(engine, timeout=timeout)
+    except BaseException as raised:
+        error = raised
+        raise
+    finally:
+        if recorder.started:
+            run = recorder.finish(
+                flow_name=engine.storage.flow_name,
+                engine=_engine_kind(engine),
+                state=engine.storage.get_flow_state(),
+                error=error,
+                results=_results(engine),
+                plan=plan,
+                atoms=tuple(_atom_info(atom, graph.nodes[atom]["kind"]) for atom in atoms),
+                dependencies=_dependencies(graph, atoms),
+            )
+            session._add(run)
+            if on_finished is not None:
+                on_finished(run)
+
+
+_active_sessions: list[Session] = []
+_active_lock = threading.Lock()
+
+
+@contextmanager
+def intercepting(session: Session) -> Iterator[Session]:
+    """Fault and record every TaskFlow engine run in the process with ``session``.
+
+    Nested sessions stack: the innermost one gets the runs. The engine class is
+    restored when the last session ends, also on errors and interrupts.
+    """
+    with _active_lock:
+        if not _active_sessions:
+            ActionEngine.run_iter = _intercepted_run_iter
+        _active_sessions.append(session)
+    try:
+        yield session
+    finally:
+        with _active_lock:
+            _active_sessions.remove(session)
+            if not _active_sessions:
+                ActionEngine.run_iter = _ORIGINAL_RUN_ITER
+
+
+@functools.wraps(_ORIGINAL_RUN_ITER)
+def _intercepted_run_iter(self: Any, timeout: float | None = None) -> Generator[str, Any, None]:
+    with _active_lock:
+        session = _active_sessions[-1] if _active_sessions else None
+    if session is None:
+        yield from _ORIGINAL_RUN_ITER(self, timeout=timeout)
+    else:
+        yield from drive(self, session, timeout=timeout)
+
+
+def run_flow(
+    flow: Any,
+    *,
+    plan: FaultPlan | None = None,
+    store: dict[str, Any] | None = None,
+    engine: str = "serial",
+    **engine_options: Any,
+) -> FlowRun:
+    """Run ``flow`` on the real TaskFlow engine with ``plan``'s faults; no pytest needed.
+
+    >>> run = run_flow(boot_flow(), plan=FaultPlan(Fault.fail("attach")))  # doctest: +SKIP
+    >>> run.assert_compensated()                                          # doctest: +SKIP
+
+    Raises :class:`UnmatchedFault` if a fault targets no atom of the flow.
+    """
+    session = Session(plan)
+    try:
+        run = session.run(flow, store=store, engine=engine, **engine_options)
+    finally:
+        session.close()
+    problem = unmatched_message(session.plan, session.atoms_seen, lambda _: "run_flow(plan=...)")
+    if problem is not None:
+        raise UnmatchedFault(problem)
+    return run
+
+
+def _check_engine_name(engine: object) -> None:
+    known = sorted(entry.name for entry in entry_points(group="taskflow.engines"))
+    if not isinstance(engine, str) or engine not in known:
+        suggestion = closest_name(engine, known) if isinstance(engine, str) else None
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        raise ValueError(
+            f"engine={engine!r} is not a TaskFlow engine; use one of {', '.join(known)}{hint}"
+        )
+
+
+def _engine_kind(engine: Any) -> str:
+    if isinstance(engine, ParallelActionEngine):
+        return "parallel"
+    if isinstance(engine, SerialActionEngine):
+        return "serial"
+    return type(engine).__name__
+
+
+def _results(engine: Any) -> dict[str, Any]:
+    try:
+        return dict(engine.storage.fetch_all())
+    except Exception:  # storage of a flow that died half-way may be unreadable
+        return {}
+
+
+def _atom_info(atom: Any, kind: str) -> AtomInfo:
+    if isinstance(atom, taskflow_task.FunctorTask):
+        has_revert = atom._revert is not None
+    else:
+        has_revert = type(atom).revert is not Atom.revert
+    return AtomInfo(atom.name, kind, has_revert)  # type: ignore[arg-type]
+
+
+def _dependencies(graph: Any, atoms: list[Any]) -> tuple[tuple[str, str], ...]:
+    """Atom-to-atom edges of the execution graph, looking through flow marker nodes."""
+    atom_set = set(atoms)
+    edges = []
+    for atom in atoms:
+        seen: set[Any] = set()
+        stack = list(graph.successors(atom))
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node in atom_set:
+                edges.append((atom.name, node.name))
+            else:
+                stack.extend(graph.successors(node))
+    return tuple(edges)
+

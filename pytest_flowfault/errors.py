@@ -1,0 +1,35 @@
+"""The exceptions pytest-flowfault raises, each subclassing the builtin it resembles."""
+
+from __future__ import annotations
+
+
+class InjectedFault(RuntimeError):
+    """The default exception an injected fault raises inside an atom.
+
+    >>> str(InjectedFault("create_instance", "execute", 2))
+    "flowfault injected a fault into 'create_instance' (execute attempt 2)"
+    """
+
+    def __init__(self, atom: str, action: str, attempt: int) -> None:
+        super().__init__(atom, action, attempt)
+        self.atom = atom
+        self.action = action
+        self.attempt = attempt
+
+    def __str__(self) -> str:
+        return (
+            f"flowfault injected a fault into {self.atom!r} "
+            f"({self.action} attempt {self.attempt})"
+        )
+
+
+class InvalidFaultPlan(ValueError):
+    """A fault or fault plan was built from values that cannot describe a fault."""
+
+
+class UnknownAtom(LookupError):
+    """An assertion or query named an atom that is not part of the run."""
+
+
+class UnmatchedFault(AssertionError):
+    """A fault targeted no atom of any flow run during the test (usually a typo)."""

@@ -1,0 +1,299 @@
+"""Recording engine runs: a thread-safe event recorder and the immutable run it produces."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pytest_flowfault import assertions
+from pytest_flowfault.errors import UnknownAtom
+from pytest_flowfault.plan import FaultPlan, closest_name
+
+EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision"]
+AtomKind = Literal["task", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened during a run, in the order the recorder saw it.
+
+    ``kind`` is ``flow``/``task``/``retry`` for state notifications (``what`` is the new
+    state), ``execute``/``revert`` for calls of an atom's method (``what`` is ``start``,
+    ``ok``, ``raised`` or ``returned`` for an injected return value), and ``decision``
+    for a retry controller's answer to a failure (``what`` is ``RETRY``, ``REVERT`` …).
+    """
+
+    seq: int
+    at: float
+    kind: EventKind
+    name: str
+    what: str
+    old_state: str | None = None
+    attempt: int | None = None
+    injected: bool = False
+    error: BaseException | None = None
+
+    @property
+    def is_call_end(self) -> bool:
+        """Whether this event ends an ``execute`` or ``revert`` call."""
+        return self.kind in ("execute", "revert") and self.what != "start"
+
+
+@dataclass(frozen=True, slots=True)
+class AtomInfo:
+    """An atom of the run's flow: its name, kind and whether its revert does anything."""
+
+    name: str
+    kind: AtomKind
+    has_revert: bool
+
+
+@dataclass(frozen=True, repr=False)
+class FlowRun:
+    """The record of one engine run; immutable once the run has ended.
+
+    >>> run = flowfault.run(flow)             # doctest: +SKIP
+    >>> run.assert_attempts("create_instance", 3)   # doctest: +SKIP
+    """
+
+    flow_name: str
+    engine: str
+    state: str
+    error: BaseException | None
+    results: Mapping[str, Any]
+    events: tuple[Event, ...]
+    plan: FaultPlan
+    atoms: tuple[AtomInfo, ...]
+    #: ``(before, after)`` atom pairs: ``after`` only runs once ``before`` has finished.
+    dependencies: tuple[tuple[str, str], ...] = ()
+    recorder_errors: tuple[str, ...] = ()
+    _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {atom.name: atom for atom in self.atoms})
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the flow ended in SUCCESS."""
+        return self.state == "SUCCESS"
+
+    def atom(self, name: str) -> AtomInfo:
+        """The atom called ``name`` (or whose last dotted component is ``name``)."""
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
+        by_short_name = [atom for atom in self.atoms if atom.name.rpartition(".")[2] == name]
+        if len(by_short_name) == 1:
+            return by_short_name[0]
+        known = ", ".join(atom.name for atom in self.atoms)
+        if by_short_name:
+            raise UnknownAtom(
+                f"{name!r} is ambiguous in flow {self.flow_name!r}: it could be "
+                f"{', '.join(atom.name for atom in by_short_name)}; use the full name"
+            )
+        suggestion = closest_name(name, self._by_name)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        raise UnknownAtom(
+            f"no atom called {name!r} in flow {self.flow_name!r}; its atoms are: {known}{hint}"
+        )
+
+    def calls(self, name: str, action: Literal["execute", "revert"]) -> tuple[Event, ...]:
+        """The events that ended each ``execute`` or ``revert`` call of an atom."""
+        atom_name = self.atom(name).name
+        return tuple(
+            event
+            for event in self.events
+            if event.kind == action and event.name == atom_name and event.is_call_end
+        )
+
+    def attempts(self, name: str) -> int:
+        """How many times the atom's ``execute`` was attempted (real or injected)."""
+        return len(self.calls(name, "execute"))
+
+    def reverts(self, name: str) -> int:
+        """How many times the atom's ``revert`` was called (real or injected)."""
+        return len(self.calls(name, "revert"))
+
+    def decisions(self, retry_name: str) -> tuple[str, ...]:
+        """What a retry controller decided on each failure (``RETRY``, ``REVERT``, …)."""
+        atom_name = self.atom(retry_name).name
+        return tuple(
+            event.what
+            for event in self.events
+            if event.kind == "decision" and event.name == atom_name
+        )
+
+    def execution_order(self) -> tuple[str, ...]:
+        """Every ``execute`` attempt's atom, in the order the attempts really started."""
+        return tuple(
+            event.name for event in self.events if event.kind == "execute" and event.what == "start"
+        )
+
+    def timeline(self) -> str:
+        """A readable table of the run: sequence, time, atom, transition, attempt, errors."""
+        return format_timeline(self)
+
+    def assert_succeeded(self) -> None:
+        """Fail unless the flow ended in SUCCESS."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_succeeded(self))
+
+    def assert_failed(
+        self, exc: type[BaseException] | None = None, match: str | None = None
+    ) -> None:
+        """Fail unless the flow did not succeed and raised ``exc`` matching ``match``.
+
+        ``exc`` is also found inside a ``WrappedFailure``; ``match`` is a regular
+        expression searched for in the error's message.
+        """
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_failed(self, exc, match))
+
+    def assert_attempts(self, name: str, expected: int) -> None:
+        """Fail unless the atom's ``execute`` was attempted exactly ``expected`` times."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_attempts(self, name, expected))
+
+    def assert_order(self, *names: str) -> None:
+        """Fail unless each atom's first successful execute ended before the next began."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_order(self, names))
+
+    def assert_compensated(self, strict: bool = False) -> None:
+        """Fail unless the run failed and every task that had completed was reverted.
+
+        Reverts must succeed (no REVERT_FAILURE) and run consumers before producers.
+        With ``strict=True`` a completed task whose revert is TaskFlow's no-op default
+        fails too: whatever it created is still there.
+        """
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_compensated(self, strict=strict))
+
+    def assert_not_run(self, name: str) -> None:
+        """Fail if the atom's ``execute`` was attempted at all."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_not_run(self, name))
+
+    def __repr__(self) -> str:
+        error = f" error={self.error!r}" if self.error is not None else ""
+        return (
+            f"<FlowRun {self.flow_name!r} {self.engine} {self.state}{error} "
+            f"events={len(self.events)}>"
+        )
+
+
+class Recorder:
+    """Collects the events of one run from notifier callbacks and atom wrappers.
+
+    Safe to call from the engine thread and from worker threads at once: one lock
+    orders every event, so sequence numbers are a total order of what happened.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+        self._errors: list[str] = []
+        self._started_at = time.perf_counter()
+        self.started = False
+
+    def add(self, kind: EventKind, name: str, what: str, **details: Any) -> None:
+        """Record one event now."""
+        with self._lock:
+            self._events.append(
+                Event(
+                    len(self._events),
+                    time.perf_counter() - self._started_at,
+                    kind,
+                    name,
+                    what,
+                    **details,
+                )
+            )
+
+    def on_flow_state(self, state: str, details: Mapping[str, Any]) -> None:
+        """Notifier callback for flow state changes."""
+        try:
+            if state == "RUNNING":
+                self.started = True
+            self.add("flow", details["flow_name"], state, old_state=details.get("old_state"))
+        except Exception as error:  # TaskFlow's notifier would only log it
+            self._errors.append(f"flow state {state}: {error!r}")
+
+    def on_atom_state(self, state: str, details: Mapping[str, Any]) -> None:
+        """Notifier callback for task and retry state changes."""
+        try:
+            if "retry_name" in details:
+                kind: EventKind = "retry"
+                name = details["retry_name"]
+            else:
+                kind = "task"
+                name = details["task_name"]
+            result = details.get("result")
+            error = getattr(result, "exception", None) if state.endswith("FAILURE") else None
+            self.add(kind, name, state, old_state=details.get("old_state"), error=error)
+        except Exception as error:
+            self._errors.append(f"atom state {state}: {error!r}")
+
+    def finish(
+        self,
+        *,
+        flow_name: str,
+        engine: str,
+        state: str,
+        error: BaseException | None,
+        results: Mapping[str, Any],
+        plan: FaultPlan,
+        atoms: tuple[AtomInfo, ...],
+        dependencies: tuple[tuple[str, str], ...],
+    ) -> FlowRun:
+        """Freeze what was recorded into a :class:`FlowRun`."""
+        with self._lock:
+            events = tuple(self._events)
+        return FlowRun(
+            flow_name=flow_name,
+            engine=engine,
+            state=state,
+            error=error,
+            results=MappingProxyType(dict(results)),
+            events=events,
+            plan=plan,
+            atoms=atoms,
+            dependencies=dependencies,
+            recorder_errors=tuple(self._errors),
+        )
+
+
+def format_timeline(run: FlowRun) -> str:
+    """Render a run as an aligned table, one event a row."""
+    name_width = max([len(event.name) for event in run.events] + [4])
+    lines = [
+        f"flow {run.flow_name!r} on the {run.engine} engine ended {run.state}"
+        + (f" with {run.error!r}" if run.error is not None else ""),
+        f"{'#':>4}  {'time':>8}  {'atom':<{name_width}}  event",
+    ]
+    for event in run.events:
+        lines.append(
+            f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {event.name:<{name_width}}  "
+            + _describe(event)
+        )
+    for problem in run.recorder_errors:
+        lines.append(f"recorder error: {problem}")
+    return "\n".join(lines)
+
+
+def _describe(event: Event) -> str:
+    if event.kind in ("execute", "revert"):
+        text = f"{event.kind} attempt {event.attempt}: {event.what}"
+        if event.error is not None:
+            text += f" {event.error!r}"
+    elif event.kind == "decision":
+        text = f"retry decided {event.what}"
+    else:
+        text = f"{event.kind} {event.old_state or '?'} -> {event.what}"
+        if event.error is not None:
+            text += f" ({event.error!r})"
+    return text + (" [injected]" if event.injected else "")
