@@ -10,16 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_flowfault.engine import run_flow
-    from pytest_flowfault.errors import (
-        InjectedFault,
-        InvalidFaultPlan,
-        UnknownAtom,
-        UnmatchedFault,
-    )
-    from pytest_flowfault.fixture import FlowFault
-    from pytest_flowfault.plan import Fault, FaultPlan
-    from pytest_flowfault.record import AtomInfo, Event, FlowRun
+    from pytest_flowfault.engine import run_flow as run_flow
+    from pytest_flowfault.errors import InjectedFault as InjectedFault
+    from pytest_flowfault.errors import InvalidFaultPlan as InvalidFaultPlan
+    from pytest_flowfault.errors import UnknownAtom as UnknownAtom
+    from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
+    from pytest_flowfault.fixture import FlowFault as FlowFault
+    from pytest_flowfault.plan import Fault as Fault
+    from pytest_flowfault.plan import FaultPlan as FaultPlan
+    from pytest_flowfault.record import AtomInfo as AtomInfo
+    from pytest_flowfault.record import Event as Event
+    from pytest_flowfault.record import FlowRun as FlowRun
 
 __version__ = "0.1.0"
 
@@ -37,7 +38,19 @@ _EXPORTS = {
     "run_flow": "pytest_flowfault.engine",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AtomInfo",
+    "Event",
+    "Fault",
+    "FaultPlan",
+    "FlowFault",
+    "FlowRun",
+    "InjectedFault",
+    "InvalidFaultPlan",
+    "UnknownAtom",
+    "UnmatchedFault",
+    "run_flow",
+]
 
 
 def __getattr__(name: str) -> Any:

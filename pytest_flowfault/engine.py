@@ -137,6 +137,7 @@ def drive(
     ``on_finished``) once the engine has started running; errors raised before that,
     while compiling or validating the flow, propagate without a run.
     """
+    __tracebackhide__ = True
     engine.compile()
     graph = engine.compilation.execution_graph
     atoms = [node for node, data in graph.nodes(data=True) if data["kind"] in _ATOM_KINDS]
@@ -197,6 +198,7 @@ def intercepting(session: Session) -> Iterator[Session]:
 
 @functools.wraps(_ORIGINAL_RUN_ITER)
 def _intercepted_run_iter(self: Any, timeout: float | None = None) -> Generator[str, Any, None]:
+    __tracebackhide__ = True
     with _active_lock:
         session = _active_sessions[-1] if _active_sessions else None
     if session is None:
@@ -231,8 +233,14 @@ def run_flow(
     return run
 
 
+@functools.cache
+def _engine_names() -> tuple[str, ...]:
+    # Reading entry points scans every installed distribution (~5 ms): once is enough.
+    return tuple(sorted(entry.name for entry in entry_points(group="taskflow.engines")))
+
+
 def _check_engine_name(engine: object) -> None:
-    known = sorted(entry.name for entry in entry_points(group="taskflow.engines"))
+    known = _engine_names()
     if not isinstance(engine, str) or engine not in known:
         suggestion = closest_name(engine, known) if isinstance(engine, str) else None
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""

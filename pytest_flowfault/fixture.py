@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pytest_flowfault.engine import Session
@@ -106,16 +107,15 @@ class FlowFault:
                 raise UnmatchedFault(problem)
         return run
 
-    def check_unmatched(self) -> None:
-        """Raise :class:`UnmatchedFault` if a fault in force targeted no atom of any run."""
-        problem = unmatched_message(self.plan, self._session.atoms_seen, self._origins.get)
-        if problem is not None:
-            raise UnmatchedFault(problem)
+    def unmatched_problem(self) -> str | None:
+        """Say which faults in force targeted no atom of any run so far, or None."""
+        return unmatched_message(self.plan, self._session.atoms_seen, self._origins.get)
 
     def _add(self, fault: Fault, api: str) -> Fault:
         caller = sys._getframe(2)
-        self._origins.setdefault(
-            fault, f"{api} at {caller.f_code.co_filename}:{caller.f_lineno}"
-        )
+        path = Path(caller.f_code.co_filename)
+        if path.is_relative_to(Path.cwd()):
+            path = path.relative_to(Path.cwd())
+        self._origins.setdefault(fault, f"{api} at {path}:{caller.f_lineno}")
         self._session.plan += fault
         return fault

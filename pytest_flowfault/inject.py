@@ -47,9 +47,10 @@ class Injector:
 
     def __enter__(self) -> Injector:
         try:
+            actions: tuple[Action, ...] = ("execute", "revert")
             for atom in self._atoms:
-                for action in ("execute", "revert"):
-                    self._wrap(atom, action, self._call_wrapper(atom, action))  # type: ignore[arg-type]
+                for action in actions:
+                    self._wrap(atom, action, self._call_wrapper(atom, action))
                 if hasattr(atom, "on_failure"):
                     self._wrap(atom, "on_failure", self._decision_wrapper(atom))
         except BaseException:
@@ -90,6 +91,7 @@ class Injector:
         on_injected = self._on_injected
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
             attempt = next(attempts)
             record(action, name, "start", attempt=attempt)
             injection = _first_injection(faults, name, attempt)

@@ -352,8 +352,9 @@ def _source(value: object) -> str:
     if any(value is sentinel for sentinel in RUN_REAL_CODE):
         return "mock.DEFAULT"
     if isinstance(value, type):
-        if getattr(builtins, value.__name__, None) is value:
-            return value.__name__
+        name: str = value.__name__
+        if getattr(builtins, name, None) is value:
+            return name
         if value is InjectedFault:
             return "InjectedFault"
         return f"{value.__module__}.{value.__qualname__}"

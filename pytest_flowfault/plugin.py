@@ -43,11 +43,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Fail a passing test whose faults never matched an atom: typos must not pass silently."""
     result = yield
     fixture = item.stash.get(_ACTIVE, None)
-    if fixture is not None:
-        from pytest_flowfault.errors import UnmatchedFault
-
-        try:
-            fixture.check_unmatched()
-        except UnmatchedFault as problem:
-            pytest.fail(str(problem), pytrace=False)
+    problem = fixture.unmatched_problem() if fixture is not None else None
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     return result

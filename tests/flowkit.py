@@ -1,0 +1,53 @@
+"""Small real TaskFlow tasks for the tests: they log what their real code did."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from taskflow import task
+
+
+class Log:
+    """A thread-safe list of (task name, action) pairs, in the order the code ran."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: list[tuple[str, str]] = []
+
+    def add(self, name: str, action: str) -> None:
+        with self._lock:
+            self.entries.append((name, action))
+
+    def count(self, name: str, action: str) -> int:
+        with self._lock:
+            return self.entries.count((name, action))
+
+
+class Step(task.Task):
+    """A task whose execute returns its own name and whose revert logs itself."""
+
+    def __init__(self, name: str, log: Log, **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.log = log
+
+    def execute(self, **kwargs: Any) -> str:
+        self.log.add(self.name, "execute")
+        return self.name
+
+    def revert(self, **kwargs: Any) -> None:
+        self.log.add(self.name, "revert")
+
+
+class NoRevertStep(task.Task):
+    """A task that creates something and forgets to undo it (TaskFlow's no-op revert)."""
+
+    def execute(self) -> str:
+        return self.name
+
+
+class Boom(task.Task):
+    """A task whose real code always fails."""
+
+    def execute(self) -> None:
+        raise ValueError(f"{self.name} is broken")
