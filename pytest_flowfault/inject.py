@@ -94,22 +94,25 @@ class Injector:
             __tracebackhide__ = True
             attempt = next(attempts)
             record(action, name, "start", attempt=attempt)
-            injection = _first_injection(faults, name, attempt)
-            if injection is not None:
-                if on_injected is not None:
-                    on_injected(injection.fault, name, action, attempt)
-                if injection.error is not None:
-                    record(action, name, "raised", attempt=attempt, injected=True,
-                           error=injection.error)
-                    raise injection.error
-                record(action, name, "returned", attempt=attempt, injected=True)
-                return injection.value
+            injection: Injection | None = None
             try:
-                result = original(*args, **kwargs)
+                injection = _first_injection(faults, name, attempt)
+                if injection is None:
+                    result = original(*args, **kwargs)
+                else:
+                    if on_injected is not None:
+                        on_injected(injection.fault, name, action, attempt)
+                    if injection.error is not None:
+                        raise injection.error
+                    result = injection.value
             except BaseException as error:
-                record(action, name, "raised", attempt=attempt, error=error)
+                injected = injection is not None and error is injection.error
+                record(action, name, "raised", attempt=attempt, injected=injected, error=error)
                 raise
-            record(action, name, "ok", attempt=attempt)
+            if injection is None:
+                record(action, name, "ok", attempt=attempt)
+            else:
+                record(action, name, "returned", attempt=attempt, injected=True)
             return result
 
         return call

@@ -11,6 +11,7 @@ import builtins
 import copy
 import difflib
 import fnmatch
+import math
 import unittest.mock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ class Fault:
         _check_times(self.times)
         if self.exc is not None:
             _check_exception(self.exc, "exc")
+        for effect in self.effects:
+            if isinstance(effect, type) and issubclass(effect, BaseException):
+                _check_exception(effect, "a side_effect item")
 
     @classmethod
     def fail(
@@ -301,6 +305,16 @@ def _check_times(times: object) -> None:
 
 def _check_exception(spec: object, name: str) -> None:
     if _is_exception_spec(spec):
+        if isinstance(spec, type):
+            # Fail while the plan is written, not inside an engine run.
+            try:
+                _instantiate(spec, "atom", "execute", 1)
+            except Exception as error:
+                raise InvalidFaultPlan(
+                    f"{name}={_source(spec)} cannot be created from a message or from no "
+                    f"arguments ({error}); pass an instance instead, e.g. "
+                    f"{spec.__name__}(...)"
+                ) from None
         return
     if isinstance(spec, BaseException) or (
         isinstance(spec, type) and issubclass(spec, BaseException)
@@ -326,6 +340,8 @@ def _instantiate(spec: ExceptionSpec | None, atom: str, action: Action, attempt:
     if spec is None:
         return InjectedFault(atom, action, attempt)
     if isinstance(spec, type):
+        if issubclass(spec, InjectedFault):
+            return spec(atom, action, attempt)
         try:
             return spec(str(InjectedFault(atom, action, attempt)))
         except TypeError:
@@ -338,8 +354,12 @@ def _instantiate(spec: ExceptionSpec | None, atom: str, action: Action, attempt:
 
 def _value_key(value: object) -> object:
     """A hashable stand-in: exceptions compare by type and args, unhashables by repr."""
+    if any(value is sentinel for sentinel in RUN_REAL_CODE):
+        return RUN_REAL_CODE  # mock's and unittest.mock's DEFAULT mean the same here
     if isinstance(value, BaseException):
-        return (type(value), value.args)
+        return (type(value), tuple(_value_key(argument) for argument in value.args))
+    if isinstance(value, float) and value != value:
+        return ("nan",)  # NaN is not equal to itself
     try:
         hash(value)
     except TypeError:
@@ -358,5 +378,7 @@ def _source(value: object) -> str:
         if value is InjectedFault:
             return "InjectedFault"
         return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({repr(value)!r})"
     return repr(value)
 

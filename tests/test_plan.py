@@ -226,3 +226,39 @@ class TestUnmatchedMessage:
     def test_none_when_every_fault_matched(self) -> None:
         """No message when nothing is wrong."""
         assert None is unmatched_message(FaultPlan(Fault.fail("a*")), ["ab"], lambda f: None)
+
+
+class TestValueSemantics:
+    def test_injected_fault_class_as_exc_names_the_atom(self) -> None:
+        """exc=InjectedFault (as repr prints it) builds the same error as the default."""
+        injection = Fault.fail("a", exc=InjectedFault).injection("boot.a", 2)
+        assert injection is not None
+        assert "flowfault injected a fault into 'boot.a' (execute attempt 2)" == str(
+            injection.error
+        )
+
+    def test_exception_class_that_cannot_be_built_is_rejected_up_front(self) -> None:
+        """A class needing other arguments is refused when the plan is written."""
+
+        class NeedsTwo(Exception):
+            def __init__(self, a: int, b: int) -> None:
+                super().__init__(a, b)
+
+        with pytest.raises(InvalidFaultPlan, match="cannot be created from a message"):
+            Fault.fail("a", exc=NeedsTwo)
+        with pytest.raises(InvalidFaultPlan, match="a side_effect item=.*NeedsTwo cannot"):
+            Fault.side_effect("a", [NeedsTwo])
+
+    def test_both_default_sentinels_are_equal(self) -> None:
+        """mock.DEFAULT and unittest.mock.DEFAULT both mean 'run the real code'."""
+        plan = FaultPlan(Fault.side_effect("a", [unittest.mock.DEFAULT]))
+        assert FaultPlan(Fault.side_effect("a", [mock.DEFAULT])) == plan
+        assert eval(repr(plan), NAMESPACE) == plan
+
+    def test_unusual_values_still_round_trip_and_hash(self) -> None:
+        """Infinity, NaN and unhashable exception arguments keep plans usable values."""
+        plan = FaultPlan(
+            Fault.side_effect("a", [float("inf"), float("nan"), RuntimeError([1])])
+        )
+        rebuilt = eval(repr(plan), NAMESPACE)
+        assert plan == rebuilt and hash(plan) == hash(rebuilt)
