@@ -10,6 +10,7 @@ code that did ``from taskflow.engines import run`` long before.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 import warnings
@@ -56,15 +57,16 @@ class Session:
         self.plan = plan if plan is not None else FaultPlan()
         self.on_injected: InjectionListener | None = None
         self._lock = threading.Lock()
-        self._runs: list[FlowRun] = []
+        self._runs: list[tuple[int, FlowRun]] = []
+        self._started = itertools.count()
         self._atoms_seen: dict[str, None] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
 
     @property
     def runs(self) -> tuple[FlowRun, ...]:
-        """Every finished run, in the order the runs finished."""
+        """Every finished run, in the order the runs started."""
         with self._lock:
-            return tuple(self._runs)
+            return tuple(run for _, run in sorted(self._runs, key=lambda entry: entry[0]))
 
     @property
     def atoms_seen(self) -> tuple[str, ...]:
@@ -107,13 +109,15 @@ class Session:
         for pool in pools:
             pool.shutdown(wait=True)
 
-    def _saw(self, names: Iterator[str]) -> None:
+    def _saw(self, names: Iterator[str]) -> int:
+        """Note the atoms of a run about to start; return the run's start number."""
         with self._lock:
             self._atoms_seen.update(dict.fromkeys(names))
+            return next(self._started)
 
-    def _add(self, run: FlowRun) -> None:
+    def _add(self, started: int, run: FlowRun) -> None:
         with self._lock:
-            self._runs.append(run)
+            self._runs.append((started, run))
 
     def _pool(self, max_workers: int | None) -> ThreadPoolExecutor:
         width = _DEFAULT_WORKERS if max_workers is None else int(max_workers)
@@ -141,7 +145,7 @@ def drive(
     engine.compile()
     graph = engine.compilation.execution_graph
     atoms = [node for node, data in graph.nodes(data=True) if data["kind"] in _ATOM_KINDS]
-    session._saw(atom.name for atom in atoms)
+    started = session._saw(atom.name for atom in atoms)
     plan = session.plan + extra if extra is not None else session.plan
     recorder = Recorder()
     error: BaseException | None = None
@@ -167,7 +171,7 @@ def drive(
                 atoms=tuple(_atom_info(atom, graph.nodes[atom]["kind"]) for atom in atoms),
                 dependencies=_dependencies(graph, atoms),
             )
-            session._add(run)
+            session._add(started, run)
             if on_finished is not None:
                 on_finished(run)
 

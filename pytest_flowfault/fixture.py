@@ -38,7 +38,7 @@ class FlowFault:
 
     @property
     def runs(self) -> tuple[FlowRun, ...]:
-        """Every engine run recorded while the test ran, in the order they finished."""
+        """Every engine run recorded while the test ran, in the order they started."""
         return self._session.runs
 
     def fail(

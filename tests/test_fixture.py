@@ -343,3 +343,27 @@ def test_public_names_are_importable() -> None:
         assert getattr(pytest_flowfault, name).__name__ == name
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         pytest_flowfault.Nope  # noqa: B018
+
+
+def test_runs_are_listed_in_start_order(boot: pytest.Pytester) -> None:
+    """A flow started inside another flow's task finishes first but is listed second."""
+    boot.makepyfile(
+        """
+        import taskflow.engines
+        from taskflow import task
+        from taskflow.patterns import linear_flow
+
+        class Leaf(task.Task):
+            def execute(self):
+                return None
+
+        class RunsInner(task.Task):
+            def execute(self):
+                taskflow.engines.run(linear_flow.Flow("inner").add(Leaf("leaf")))
+
+        def test_order(flowfault):
+            flowfault.run(linear_flow.Flow("outer").add(RunsInner("runs_inner")))
+            assert ["outer", "inner"] == [run.flow_name for run in flowfault.runs]
+        """
+    )
+    boot.runpytest().assert_outcomes(passed=1)
