@@ -121,14 +121,28 @@ def check_compensated(run: FlowRun, *, strict: bool) -> str | None:
             f"expected flow {run.flow_name!r} to be compensated, but it succeeded: "
             f"there was nothing to undo",
         )
-    problems = [
-        f"{event.name!r} failed to revert: {event.error!r}"
+    problems = compensation_problems(run, strict=strict)
+    if not problems:
+        return None
+    listed = "\n".join(f"  - {problem}" for problem in problems)
+    return _with_timeline(
+        run, f"flow {run.flow_name!r} ended {run.state} and was not compensated:\n{listed}"
+    )
+
+
+def compensation_problems(run: FlowRun, *, strict: bool = False) -> list[str]:
+    """Why a run that did not succeed left work undone (empty when it was compensated)."""
+    failed_reverts = {
+        event.name: event
         for event in run.events
         if event.kind == "task" and event.what == "REVERT_FAILURE"
+    }
+    problems = [
+        f"{name!r} failed to revert: {event.error!r}" for name, event in failed_reverts.items()
     ]
     reverted: dict[str, tuple[Event, Event]] = {}
     for atom in run.atoms:
-        if atom.kind != "task":
+        if atom.kind != "task" or atom.name in failed_reverts:
             continue
         executed = _last_success(run, atom.name, "execute")
         if executed is None:
@@ -154,12 +168,7 @@ def check_compensated(run: FlowRun, *, strict: bool) -> str | None:
                     f"{consumer!r}, which runs after it, had finished reverting "
                     f"(#{reverted[consumer][1].seq})"
                 )
-    if not problems:
-        return None
-    listed = "\n".join(f"  - {problem}" for problem in problems)
-    return _with_timeline(
-        run, f"flow {run.flow_name!r} ended {run.state} and was not compensated:\n{listed}"
-    )
+    return problems
 
 
 def _first_success(

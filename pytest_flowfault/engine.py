@@ -21,9 +21,9 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from pytest_flowfault.errors import UnmatchedFault
-from pytest_flowfault.inject import Injector, InjectionListener
-from pytest_flowfault.plan import FaultPlan, closest_name, unmatched_message
-from pytest_flowfault.record import AtomInfo, FlowRun, Recorder
+from pytest_flowfault.inject import Injector
+from pytest_flowfault.plan import Action, Fault, FaultPlan, closest_name, unmatched_message
+from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, RunInfo
 
 with warnings.catch_warnings():
     # oslo.utils warns about eventlet on every import of taskflow.engines; it is not
@@ -32,6 +32,7 @@ with warnings.catch_warnings():
     import taskflow.engines
     from taskflow import task as taskflow_task
     from taskflow.atom import Atom
+    from taskflow.engines.action_engine import executor
     from taskflow.engines.action_engine.engine import (
         ActionEngine,
         ParallelActionEngine,
@@ -53,13 +54,17 @@ class Session:
     (in any thread) is faulted with :attr:`plan` and recorded here.
     """
 
-    def __init__(self, plan: FaultPlan | None = None) -> None:
+    def __init__(self, plan: FaultPlan | None = None, *, fast_parallel: bool = True) -> None:
         self.plan = plan if plan is not None else FaultPlan()
-        self.on_injected: InjectionListener | None = None
+        #: Lend intercepted parallel engines a thread pool instead of TaskFlow's own.
+        self.fast_parallel = fast_parallel
+        #: Called for each fault that fires, and for each run that finishes.
+        self.on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None
+        self.on_finished: Callable[[FlowRun], None] | None = None
         self._lock = threading.Lock()
         self._runs: list[tuple[int, FlowRun]] = []
         self._started = itertools.count()
-        self._atoms_seen: dict[str, None] = {}
+        self._atoms_seen: dict[str, str] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
 
     @property
@@ -69,10 +74,10 @@ class Session:
             return tuple(run for _, run in sorted(self._runs, key=lambda entry: entry[0]))
 
     @property
-    def atoms_seen(self) -> tuple[str, ...]:
-        """The names of every atom of every flow compiled so far, first seen first."""
+    def atoms_seen(self) -> dict[str, str]:
+        """Every atom of every flow compiled so far (name -> kind), first seen first."""
         with self._lock:
-            return tuple(self._atoms_seen)
+            return dict(self._atoms_seen)
 
     def run(
         self,
@@ -95,7 +100,7 @@ class Session:
         loaded = taskflow.engines.load(flow, store=store, engine=engine, **engine_options)
         finished: list[FlowRun] = []
         try:
-            for _state in drive(loaded, self, extra=extra, on_finished=finished.append):
+            for _state in drive(loaded, self, extra=extra, finished=finished):
                 pass
         except Exception:
             if not finished:
@@ -109,10 +114,10 @@ class Session:
         for pool in pools:
             pool.shutdown(wait=True)
 
-    def _saw(self, names: Iterator[str]) -> int:
-        """Note the atoms of a run about to start; return the run's start number."""
+    def _saw(self, atoms: dict[str, str]) -> int:
+        """Note the atoms (name -> kind) of a run about to start; return its start number."""
         with self._lock:
-            self._atoms_seen.update(dict.fromkeys(names))
+            self._atoms_seen.update(atoms)
             return next(self._started)
 
     def _add(self, started: int, run: FlowRun) -> None:
@@ -133,20 +138,25 @@ def drive(
     *,
     extra: FaultPlan | None = None,
     timeout: float | None = None,
-    on_finished: Callable[[FlowRun], None] | None = None,
+    finished: list[FlowRun] | None = None,
 ) -> Generator[str, Any, None]:
     """``engine.run_iter()`` with the session's faults applied and the run recorded.
 
-    The finished :class:`FlowRun` is added to the session (and passed to
-    ``on_finished``) once the engine has started running; errors raised before that,
-    while compiling or validating the flow, propagate without a run.
+    The finished :class:`FlowRun` is added to the session (and to ``finished``) once
+    the engine has started running; errors raised before that, while compiling or
+    validating the flow, propagate without a run.
     """
     __tracebackhide__ = True
     engine.compile()
     graph = engine.compilation.execution_graph
-    atoms = [node for node, data in graph.nodes(data=True) if data["kind"] in _ATOM_KINDS]
-    started = session._saw(atom.name for atom in atoms)
+    kinds = {
+        node: data["kind"] for node, data in graph.nodes(data=True) if data["kind"] in _ATOM_KINDS
+    }
+    atoms = list(kinds)
+    started = session._saw({atom.name: kind for atom, kind in kinds.items()})
     plan = session.plan + extra if extra is not None else session.plan
+    info = RunInfo(engine.storage.flow_name, _engine_kind(engine))
+    on_injected = session.on_injected
     recorder = Recorder()
     error: BaseException | None = None
     try:
@@ -154,7 +164,13 @@ def drive(
             engine.notifier, notifier.Notifier.ANY, recorder.on_flow_state
         ), notifier.register_deregister(
             engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
-        ), Injector(atoms, plan, recorder, session.on_injected):
+        ), Injector(
+            kinds.items(),
+            plan,
+            recorder,
+            functools.partial(on_injected, info) if on_injected is not None else None,
+            info.flow_name,
+        ), _lent_pool(engine, session.fast_parallel):
             yield from _ORIGINAL_RUN_ITER(engine, timeout=timeout)
     except BaseException as raised:
         error = raised
@@ -162,18 +178,46 @@ def drive(
     finally:
         if recorder.started:
             run = recorder.finish(
-                flow_name=engine.storage.flow_name,
-                engine=_engine_kind(engine),
+                flow_name=info.flow_name,
+                engine=info.engine,
                 state=engine.storage.get_flow_state(),
                 error=error,
                 results=_results(engine),
                 plan=plan,
-                atoms=tuple(_atom_info(atom, graph.nodes[atom]["kind"]) for atom in atoms),
+                atoms=tuple(_atom_info(atom, kind) for atom, kind in kinds.items()),
                 dependencies=_dependencies(graph, atoms),
             )
             session._add(started, run)
-            if on_finished is not None:
-                on_finished(run)
+            if finished is not None:
+                finished.append(run)
+            if session.on_finished is not None:
+                session.on_finished(run)
+
+
+@contextmanager
+def _lent_pool(engine: Any, enabled: bool) -> Iterator[None]:
+    """Run a parallel engine that made its own thread pool on a pool of ours instead.
+
+    TaskFlow's default (futurist) pool takes ~1 s to join when the run ends; a
+    ``concurrent.futures`` pool of the same width shuts down at once. Each run gets its
+    own pool, so engines nested inside tasks cannot starve each other of workers.
+    """
+    task_executor = getattr(engine, "_task_executor", None)
+    if not (
+        enabled
+        and isinstance(task_executor, executor.ParallelThreadTaskExecutor)
+        and not isinstance(task_executor, executor.ParallelGreenThreadTaskExecutor)
+        and task_executor._own_executor
+    ):
+        yield
+        return
+    width = task_executor._max_workers or _DEFAULT_WORKERS
+    with ThreadPoolExecutor(width, thread_name_prefix="flowfault") as pool:
+        task_executor._executor, task_executor._own_executor = pool, False
+        try:
+            yield
+        finally:
+            task_executor._executor, task_executor._own_executor = None, True
 
 
 _active_sessions: list[Session] = []

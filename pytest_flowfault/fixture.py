@@ -27,9 +27,23 @@ class FlowFault:
     and are recorded in :attr:`runs`; they raise their errors as usual.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, seed: int = 0, engine: str = "serial") -> None:
         self._session = session
+        self._seed = seed
+        #: The engine :meth:`run` uses when none is given (``engines=`` in the marker sets it).
+        self.engine = engine
         self._origins: dict[Fault, str] = {}
+        self._checked: list[Fault] = []
+
+    @property
+    def seed(self) -> int:
+        """This test's seed: the session seed plus the CRC32 of the test's node id."""
+        return self._seed
+
+    @property
+    def session(self) -> Session:
+        """The engine session behind this fixture (faults in force, recorded runs)."""
+        return self._session
 
     @property
     def plan(self) -> FaultPlan:
@@ -49,14 +63,14 @@ class FlowFault:
         ``times=None`` (the default) fails every attempt. ``exc`` is an exception class or
         instance; the default is :class:`~pytest_flowfault.InjectedFault`.
         """
-        return self._add(Fault.fail(target, times=times, exc=exc), "flowfault.fail()")
+        return self._add(Fault.fail(target, times=times, exc=exc), _caller("flowfault.fail()"))
 
     def fail_revert(
         self, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Make ``revert`` of the atoms ``target`` names raise (every time by default)."""
         return self._add(
-            Fault.fail_revert(target, times=times, exc=exc), "flowfault.fail_revert()"
+            Fault.fail_revert(target, times=times, exc=exc), _caller("flowfault.fail_revert()")
         )
 
     def side_effect(self, target: str, effects: Iterable[object] | ExceptionSpec) -> Fault:
@@ -65,7 +79,19 @@ class FlowFault:
         Exceptions are raised, ``mock.DEFAULT`` runs the real code, other values are
         returned as the task's result; attempts past the end run the real code.
         """
-        return self._add(Fault.side_effect(target, effects), "flowfault.side_effect()")
+        return self._add(Fault.side_effect(target, effects), _caller("flowfault.side_effect()"))
+
+    def chaos(self, rate: float, *, tasks: str = "*", revert_rate: float = 0.0) -> None:
+        """Fail each ``execute`` attempt of the atoms ``tasks`` names with probability ``rate``.
+
+        Draws come from this test's :attr:`seed`, the flow name, the atom name and the
+        attempt only, so a run is reproducible on any engine and under xdist.
+        ``revert_rate`` does the same to reverts.
+        """
+        origin = _caller("flowfault.chaos()")
+        self._add(Fault.chaos(tasks, rate=rate, seed=self._seed), origin)
+        if revert_rate:
+            self._add(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
 
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""
@@ -75,8 +101,9 @@ class FlowFault:
             raise TypeError(
                 f"flowfault.add() takes a Fault or a FaultPlan, got {type(faults).__name__}"
             )
+        origin = _caller("flowfault.add()")
         for fault in faults:
-            self._add(fault, "flowfault.add()")
+            self._add(fault, origin)
 
     def run(
         self,
@@ -84,10 +111,13 @@ class FlowFault:
         *,
         plan: FaultPlan | None = None,
         store: dict[str, Any] | None = None,
-        engine: str = "serial",
+        engine: str | None = None,
         **engine_options: Any,
     ) -> FlowRun:
         """Run ``flow`` on the real TaskFlow engine with the faults in force.
+
+        ``engine`` defaults to :attr:`engine` (``"serial"`` unless the test is
+        parametrized with ``@pytest.mark.flowfault(engines=[...])``).
 
         ``plan`` adds faults for this run only. The flow's failure is returned in the
         :class:`FlowRun`, never raised; errors that keep the flow from starting
@@ -99,23 +129,47 @@ class FlowFault:
                 f"flowfault.run(plan=...) takes a FaultPlan, got {type(plan).__name__}; "
                 f"wrap faults as FaultPlan(Fault.fail(...), ...)"
             )
-        run = self._session.run(flow, extra=plan, store=store, engine=engine, **engine_options)
+        run = self._session.run(
+            flow, extra=plan, store=store, engine=engine or self.engine, **engine_options
+        )
         if plan is not None:
-            atom_names = [atom.name for atom in run.atoms]
-            problem = unmatched_message(plan, atom_names, lambda _: "flowfault.run(plan=...)")
+            atoms = {atom.name: atom.kind for atom in run.atoms}
+            problem = unmatched_message(plan, atoms, lambda _: "flowfault.run(plan=...)")
             if problem is not None:
                 raise UnmatchedFault(problem)
         return run
 
     def unmatched_problem(self) -> str | None:
-        """Say which faults in force targeted no atom of any run so far, or None."""
-        return unmatched_message(self.plan, self._session.atoms_seen, self._origins.get)
+        """Say which of the test's own faults targeted no atom of any run so far, or None.
 
-    def _add(self, fault: Fault, api: str) -> Fault:
-        caller = sys._getframe(2)
-        path = Path(caller.f_code.co_filename)
-        if path.is_relative_to(Path.cwd()):
-            path = path.relative_to(Path.cwd())
-        self._origins.setdefault(fault, f"{api} at {path}:{caller.f_lineno}")
+        Command-line faults apply to every test and are not expected to match in each.
+        """
+        return unmatched_message(
+            FaultPlan(*self._checked), self._session.atoms_seen, self._origins.get
+        )
+
+    def matched_faults(self) -> tuple[Fault, ...]:
+        """The faults in force whose target named an atom of some run so far."""
+        unmatched = set(self.plan.unmatched(self._session.atoms_seen))
+        return tuple(fault for fault in self.plan if fault not in unmatched)
+
+    def origin(self, fault: Fault) -> str | None:
+        """Where a fault in force was put in force (a call site, a marker, an option)."""
+        return self._origins.get(fault)
+
+    def _add(self, fault: Fault, origin: str, *, check: bool = True) -> Fault:
+        """Put ``fault`` in force; ``check`` it matches an atom by the end of the test."""
+        self._origins.setdefault(fault, origin)
+        if check:
+            self._checked.append(fault)
         self._session.plan += fault
         return fault
+
+
+def _caller(api: str) -> str:
+    """``api`` and the file:line of the test code that called it."""
+    caller = sys._getframe(2)
+    path = Path(caller.f_code.co_filename)
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    return f"{api} at {path}:{caller.f_lineno}"

@@ -27,19 +27,21 @@ class AtomInUse(RuntimeError):
 
 
 class Injector:
-    """Wraps ``execute``/``revert`` (and retries' ``on_failure``) of the given atoms.
+    """Wraps ``execute``/``revert`` (and retries' ``on_failure``) of (atom, kind) pairs.
 
     Use as a context manager: leaving it restores every atom exactly as it was.
     """
 
     def __init__(
         self,
-        atoms: Iterable[Any],
+        atoms: Iterable[tuple[Any, str]],
         plan: FaultPlan,
         recorder: Recorder,
         on_injected: InjectionListener | None = None,
+        flow_name: str = "",
     ) -> None:
         self._atoms = list(atoms)
+        self._flow_name = flow_name
         self._plan = plan
         self._recorder = recorder
         self._on_injected = on_injected
@@ -48,10 +50,10 @@ class Injector:
     def __enter__(self) -> Injector:
         try:
             actions: tuple[Action, ...] = ("execute", "revert")
-            for atom in self._atoms:
+            for atom, kind in self._atoms:
                 for action in actions:
-                    self._wrap(atom, action, self._call_wrapper(atom, action))
-                if hasattr(atom, "on_failure"):
+                    self._wrap(atom, action, self._call_wrapper(atom, kind, action))
+                if kind == "retry":
                     self._wrap(atom, "on_failure", self._decision_wrapper(atom))
         except BaseException:
             self.restore()
@@ -82,13 +84,14 @@ class Injector:
         self._saved.append((atom, attribute, vars(atom).get(attribute, _MISSING)))
         setattr(atom, attribute, wrapper)
 
-    def _call_wrapper(self, atom: Any, action: Action) -> Callable[..., Any]:
+    def _call_wrapper(self, atom: Any, kind: str, action: Action) -> Callable[..., Any]:
         original = getattr(atom, action)
         name: str = atom.name
-        faults = self._plan.for_atom(name, action)
+        faults = self._plan.for_atom(name, action, kind)
         attempts = itertools.count(1)  # next() on a count is atomic under the GIL
         record = self._recorder.add
         on_injected = self._on_injected
+        flow_name = self._flow_name
 
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True
@@ -96,7 +99,7 @@ class Injector:
             record(action, name, "start", attempt=attempt)
             injection: Injection | None = None
             try:
-                injection = _first_injection(faults, name, attempt)
+                injection = _first_injection(faults, name, attempt, flow_name)
                 if injection is None:
                     result = original(*args, **kwargs)
                 else:
@@ -132,9 +135,11 @@ class Injector:
         return on_failure
 
 
-def _first_injection(faults: tuple[Fault, ...], name: str, attempt: int) -> Injection | None:
+def _first_injection(
+    faults: tuple[Fault, ...], name: str, attempt: int, flow_name: str
+) -> Injection | None:
     for fault in faults:
-        injection = fault.injection(name, attempt)
+        injection = fault.injection(name, attempt, flow_name)
         if injection is not None:
             return injection
     return None

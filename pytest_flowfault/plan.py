@@ -1,8 +1,8 @@
 """Fault plans: immutable, validated values that say what to make go wrong, and where.
 
-A :class:`Fault` is a pure function of (atom name, attempt number): it never looks at
-clocks, threads or global state, so the same plan injects the same faults on the
-serial and the parallel engine.
+A :class:`Fault` is a pure function of (flow name, atom name, attempt number): it never
+looks at clocks, threads or global state, so the same plan injects the same faults on the
+serial and the parallel engine. Even chaos is drawn from a hash of those and a seed.
 """
 
 from __future__ import annotations
@@ -11,41 +11,63 @@ import builtins
 import copy
 import difflib
 import fnmatch
+import hashlib
 import math
-import unittest.mock
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Union
 
-import mock
-
 from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
 
-FaultKind = Literal["fail", "fail_revert", "side_effect"]
+FaultKind = Literal["fail", "fail_revert", "side_effect", "chaos", "chaos_revert"]
 Action = Literal["execute", "revert"]
 ExceptionSpec = Union[type[Exception], Exception]
 
-#: Both sentinels mean "run the real code" in a side-effect sequence, as they do in mock.
-RUN_REAL_CODE = (unittest.mock.DEFAULT, mock.DEFAULT)
+_DEFAULT_KEY = ("mock.DEFAULT",)
 
-_KINDS: tuple[FaultKind, ...] = ("fail", "fail_revert", "side_effect")
+_KINDS: tuple[FaultKind, ...] = ("fail", "fail_revert", "side_effect", "chaos", "chaos_revert")
+_REVERT_KINDS = ("fail_revert", "chaos_revert")
 
 
-def target_matches(target: str, atom_name: str) -> bool:
-    """Whether ``target`` names ``atom_name``.
+def target_matches(target: str, atom_name: str, kind: str = "task") -> bool:
+    """Whether ``target`` names the atom called ``atom_name``.
 
     A target matches the full name, or the last dotted component of it (``FunctorTask``
-    names are ``module.function``); it may be an ``fnmatch`` pattern.
+    names are ``module.function``). For tasks it may be an ``fnmatch`` pattern; retry
+    controllers are only named exactly, so that ``"*"`` means "every task": a retry
+    controller's own code failing is not something a flow meets in production.
 
     >>> target_matches("create_*", "boot.create_instance")
     True
     """
     short_name = atom_name.rpartition(".")[2]
-    return (
-        target == atom_name
-        or target == short_name
-        or fnmatch.fnmatchcase(atom_name, target)
-        or fnmatch.fnmatchcase(short_name, target)
+    if target == atom_name or target == short_name:
+        return True
+    return kind == "task" and (
+        fnmatch.fnmatchcase(atom_name, target) or fnmatch.fnmatchcase(short_name, target)
+    )
+
+
+#: Atom names, or a mapping of atom names to their kind ("task" or "retry").
+Atoms = Union[Mapping[str, str], Iterable[str]]
+
+
+def _with_kinds(atoms: Atoms) -> list[tuple[str, str]]:
+    if isinstance(atoms, Mapping):
+        return list(atoms.items())
+    return [(name, "task") for name in atoms]
+
+
+def runs_real_code(value: object) -> bool:
+    """Whether ``value`` is ``mock.DEFAULT`` or ``unittest.mock.DEFAULT``.
+
+    Both mean "run the real code", as in mock. Neither module is imported here (mock
+    alone takes ~90 ms): if ``value`` is one of them, its module is loaded already.
+    """
+    return any(
+        module is not None and value is module.DEFAULT
+        for module in (sys.modules.get("unittest.mock"), sys.modules.get("mock"))
     )
 
 
@@ -85,6 +107,8 @@ class Fault:
     times: int | None = None
     exc: ExceptionSpec | None = None
     effects: tuple[object, ...] = ()
+    rate: float | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -98,6 +122,10 @@ class Fault:
         for effect in self.effects:
             if isinstance(effect, type) and issubclass(effect, BaseException):
                 _check_exception(effect, "a side_effect item")
+        if self.kind in ("chaos", "chaos_revert"):
+            _check_rate(self.rate)
+            if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+                raise InvalidFaultPlan(f"a chaos seed must be an integer, got {self.seed!r}")
 
     @classmethod
     def fail(
@@ -136,22 +164,46 @@ class Fault:
             )
         return cls("side_effect", target, effects=tuple(effects))
 
+    @classmethod
+    def chaos(
+        cls, target: str = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
+    ) -> Fault:
+        """Each ``execute`` attempt fails with probability ``rate``, drawn from ``seed``.
+
+        The draw depends only on (seed, flow name, atom name, attempt): the same seed fails
+        the same attempts on every engine and every machine.
+        """
+        return cls("chaos", target, exc=exc, rate=rate, seed=seed)
+
+    @classmethod
+    def chaos_revert(
+        cls, target: str = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
+    ) -> Fault:
+        """Each ``revert`` fails with probability ``rate``, drawn from ``seed``."""
+        return cls("chaos_revert", target, exc=exc, rate=rate, seed=seed)
+
     @property
     def action(self) -> Action:
         """The atom method this fault acts on."""
-        return "revert" if self.kind == "fail_revert" else "execute"
+        return "revert" if self.kind in _REVERT_KINDS else "execute"
 
-    def matches(self, atom_name: str) -> bool:
-        """Whether this fault applies to the atom called ``atom_name``."""
-        return target_matches(self.target, atom_name)
+    def matches(self, atom_name: str, kind: str = "task") -> bool:
+        """Whether this fault applies to the atom called ``atom_name`` of ``kind``."""
+        return target_matches(self.target, atom_name, kind)
 
-    def injection(self, atom_name: str, attempt: int) -> Injection | None:
+    def injection(self, atom_name: str, attempt: int, flow_name: str = "") -> Injection | None:
         """What this fault does to ``attempt`` (1-based) of its action, or None."""
+        if self.kind in ("chaos", "chaos_revert"):
+            assert self.rate is not None and self.seed is not None
+            draw = _uniform(self.seed, flow_name, atom_name, self.action, attempt)
+            if draw >= self.rate:
+                return None
+            return Injection(self, error=_instantiate(self.exc, atom_name, self.action, attempt))
         if self.kind == "side_effect":
             if attempt > len(self.effects):
                 return None
             effect = self.effects[attempt - 1]
-            if any(effect is sentinel for sentinel in RUN_REAL_CODE):
+            if runs_real_code(effect):
                 return None
             if _is_exception_spec(effect):
                 error = _instantiate(effect, atom_name, self.action, attempt)  # type: ignore[arg-type]
@@ -168,6 +220,8 @@ class Fault:
             self.times,
             _value_key(self.exc),
             tuple(_value_key(effect) for effect in self.effects),
+            self.rate,
+            self.seed,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -183,6 +237,8 @@ class Fault:
             effects = ", ".join(_source(effect) for effect in self.effects)
             return f"Fault.side_effect({self.target!r}, [{effects}])"
         arguments = [repr(self.target)]
+        if self.rate is not None:
+            arguments += [f"rate={self.rate!r}", f"seed={self.seed!r}"]
         if self.times is not None:
             arguments.append(f"times={self.times}")
         if self.exc is not None:
@@ -217,17 +273,21 @@ class FaultPlan:
         """The faults, in the order they were added."""
         return self._faults
 
-    def for_atom(self, atom_name: str, action: Action) -> tuple[Fault, ...]:
+    def for_atom(self, atom_name: str, action: Action, kind: str = "task") -> tuple[Fault, ...]:
         """The faults acting on ``action`` of the atom called ``atom_name``."""
         return tuple(
-            fault for fault in self._faults if fault.action == action and fault.matches(atom_name)
+            fault
+            for fault in self._faults
+            if fault.action == action and fault.matches(atom_name, kind)
         )
 
-    def unmatched(self, atom_names: Iterable[str]) -> tuple[Fault, ...]:
-        """The faults whose target names none of ``atom_names``."""
-        names = tuple(atom_names)
+    def unmatched(self, atoms: Atoms) -> tuple[Fault, ...]:
+        """The faults that name none of ``atoms`` (names, or names mapped to kinds)."""
+        kinds = _with_kinds(atoms)
         return tuple(
-            fault for fault in self._faults if not any(fault.matches(name) for name in names)
+            fault
+            for fault in self._faults
+            if not any(fault.matches(name, kind) for name, kind in kinds)
         )
 
     def __add__(self, other: object) -> FaultPlan:
@@ -256,10 +316,11 @@ class FaultPlan:
 
 
 def unmatched_message(
-    plan: FaultPlan, atom_names: Sequence[str], origin_of: Callable[[Fault], str | None]
+    plan: FaultPlan, atoms: Atoms, origin_of: Callable[[Fault], str | None]
 ) -> str | None:
-    """Say which faults of ``plan`` name none of ``atom_names`` (usually a typo), or None."""
-    unmatched = plan.unmatched(atom_names)
+    """Say which faults of ``plan`` name none of ``atoms`` (usually a typo), or None."""
+    atom_names = [name for name, _ in _with_kinds(atoms)]
+    unmatched = plan.unmatched(atoms if isinstance(atoms, Mapping) else atom_names)
     if not unmatched:
         return None
     lines = []
@@ -287,6 +348,19 @@ def _check_target(target: object) -> None:
             "a fault target must not be empty; name an atom, e.g. 'create_instance', "
             "or use '*' for every atom"
         )
+
+
+def _check_rate(rate: object) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise InvalidFaultPlan(
+            f"a chaos rate is a probability from 0 to 1, e.g. 0.2, got {rate!r}"
+        )
+
+
+def _uniform(seed: int, flow_name: str, atom_name: str, action: str, attempt: int) -> float:
+    """A number in [0, 1) that depends only on its arguments (not on Python's hash seed)."""
+    key = f"{seed}\0{flow_name}\0{atom_name}\0{action}\0{attempt}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
 
 
 def _check_times(times: object) -> None:
@@ -354,8 +428,8 @@ def _instantiate(spec: ExceptionSpec | None, atom: str, action: Action, attempt:
 
 def _value_key(value: object) -> object:
     """A hashable stand-in: exceptions compare by type and args, unhashables by repr."""
-    if any(value is sentinel for sentinel in RUN_REAL_CODE):
-        return RUN_REAL_CODE  # mock's and unittest.mock's DEFAULT mean the same here
+    if runs_real_code(value):
+        return _DEFAULT_KEY  # mock's and unittest.mock's DEFAULT mean the same here
     if isinstance(value, BaseException):
         return (type(value), tuple(_value_key(argument) for argument in value.args))
     if isinstance(value, float) and value != value:
@@ -369,7 +443,7 @@ def _value_key(value: object) -> object:
 
 def _source(value: object) -> str:
     """Python source that evaluates to ``value`` (with the plugin's names imported)."""
-    if any(value is sentinel for sentinel in RUN_REAL_CODE):
+    if runs_real_code(value):
         return "mock.DEFAULT"
     if isinstance(value, type):
         name: str = value.__name__

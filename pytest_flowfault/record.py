@@ -44,6 +44,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What is known about a run while it is still going: its flow and its engine."""
+
+    flow_name: str
+    engine: str
+
+
+@dataclass(frozen=True, slots=True)
 class AtomInfo:
     """An atom of the run's flow: its name, kind and whether its revert does anything."""
 

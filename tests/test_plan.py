@@ -128,7 +128,8 @@ class TestValidation:
             ),
             (
                 lambda: Fault("explode", "a"),
-                "unknown fault kind 'explode'; use one of fail, fail_revert, side_effect",
+                "unknown fault kind 'explode'; use one of fail, fail_revert, side_effect, chaos, "
+                "chaos_revert",
             ),
             (
                 lambda: FaultPlan(Fault.fail("a"), "b"),
@@ -262,3 +263,72 @@ class TestValueSemantics:
         )
         rebuilt = eval(repr(plan), NAMESPACE)
         assert plan == rebuilt and hash(plan) == hash(rebuilt)
+
+
+class TestChaos:
+    def test_same_seed_same_decisions_different_seed_different_ones(self) -> None:
+        """Chaos is a pure function of (seed, flow, atom, attempt)."""
+
+        def fired(seed: int) -> list[bool]:
+            fault = Fault.chaos(rate=0.5, seed=seed)
+            return [
+                fault.injection(f"task{n}", attempt, "flow") is not None
+                for n in range(20)
+                for attempt in (1, 2, 3)
+            ]
+
+        assert fired(7) == fired(7)
+        assert fired(7) != fired(8)
+
+    def test_rate_is_roughly_the_share_of_failed_attempts(self) -> None:
+        """Over 2000 attempts a rate of 0.2 fails about a fifth of them."""
+        fault = Fault.chaos(rate=0.2, seed=1)
+        failed = sum(fault.injection("a", attempt, "f") is not None for attempt in range(1, 2001))
+        assert 340 <= failed <= 460
+
+    def test_rate_zero_and_one(self) -> None:
+        """0 never fails and 1 always fails."""
+        never, always = Fault.chaos(rate=0, seed=3), Fault.chaos(rate=1, seed=3)
+        assert all(never.injection("a", n, "f") is None for n in range(1, 100))
+        assert all(always.injection("a", n, "f") is not None for n in range(1, 100))
+
+    def test_flow_name_is_part_of_the_draw(self) -> None:
+        """The same atom in two differently named flows gets independent draws."""
+        fault = Fault.chaos(rate=0.5, seed=11)
+        draws = {
+            flow: [fault.injection("a", n, flow) is not None for n in range(1, 40)]
+            for flow in ("boot", "resize")
+        }
+        assert draws["boot"] != draws["resize"]
+
+    def test_repr_round_trips(self) -> None:
+        """Chaos faults replay from their repr like any other fault."""
+        plan = FaultPlan(Fault.chaos("create_*", rate=0.25, seed=99), Fault.chaos_revert(rate=1, seed=2))
+        assert (
+            "FaultPlan(Fault.chaos('create_*', rate=0.25, seed=99), "
+            "Fault.chaos_revert('*', rate=1, seed=2))" == repr(plan)
+        )
+        assert eval(repr(plan), NAMESPACE) == plan
+
+    @pytest.mark.parametrize("rate", [-0.1, 1.5, "0.2", True])
+    def test_bad_rate(self, rate: object) -> None:
+        """A rate outside [0, 1] or of the wrong type is refused."""
+        with pytest.raises(InvalidFaultPlan) as raised:
+            Fault.chaos(rate=rate, seed=1)  # type: ignore[arg-type]
+        assert f"a chaos rate is a probability from 0 to 1, e.g. 0.2, got {rate!r}" == str(
+            raised.value
+        )
+
+
+class TestRetryTargets:
+    def test_patterns_reach_tasks_only(self) -> None:
+        """'*' means every task: a retry controller is only ever named exactly."""
+        assert target_matches("*", "create_instance", "task")
+        assert not target_matches("*", "boot_retry", "retry")
+        assert not target_matches("boot_*", "boot_retry", "retry")
+        assert target_matches("boot_retry", "boot_retry", "retry")
+
+    def test_unmatched_knows_the_kinds(self) -> None:
+        """A pattern that only fits a retry's name matches nothing."""
+        plan = FaultPlan(Fault.fail("*_retry"), Fault.fail("boot_retry"))
+        assert (Fault.fail("*_retry"),) == plan.unmatched({"boot_retry": "retry"})

@@ -1,0 +1,187 @@
+"""Reading fault settings from the command line, ini files and ``@pytest.mark.flowfault``.
+
+Everything here is pure parsing and validation: each error says what was wrong, where it
+came from and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_flowfault.errors import InvalidFaultPlan
+from pytest_flowfault.plan import Fault
+
+ENGINES = ("serial", "parallel")
+REPORT_SUFFIXES = (".json", ".html")
+MARKER_HELP = (
+    "flowfault(fail=None, fail_revert=None, chaos=None, engines=None, off=False): faults for "
+    "this test's TaskFlow runs. fail/fail_revert: a target, a list of targets, or "
+    "{target: times or None}; chaos: probability that any execute attempt fails; engines: "
+    "run the test once per engine (flowfault.run uses it); off=True: no command-line faults."
+)
+
+
+class InvalidMarker(ValueError):
+    """``@pytest.mark.flowfault`` was given arguments it cannot use."""
+
+
+def target_and_times(value: str) -> tuple[str, int | None]:
+    """Parse ``TARGET[:TIMES]`` (an ``argparse`` type): ``'attach*:2'`` -> ``('attach*', 2)``."""
+    target, colon, times_text = value.rpartition(":")
+    if not colon:
+        target, times_text = value, ""
+    if not target.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} names no atom; write TARGET or TARGET:TIMES, e.g. 'create_instance:2'"
+        )
+    if not times_text:
+        return target, None
+    try:
+        times = int(times_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: {times_text!r} is not a number of attempts; write TARGET:TIMES with "
+            f"TIMES >= 1, e.g. 'create_instance:2', or just TARGET to fail every attempt"
+        ) from None
+    if times < 1:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: TIMES must be at least 1, got {times}; leave it out to fail every "
+            f"attempt"
+        )
+    return target, times
+
+
+def rate(value: str) -> float:
+    """Parse a probability from 0 to 1 (an ``argparse`` type)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number; give a probability from 0 to 1, e.g. 0.2"
+        ) from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is outside [0, 1]; give a probability, e.g. 0.2 for one attempt in five"
+        )
+    return number
+
+
+def seed(value: str) -> int | Literal["last"]:
+    """Parse ``INT`` or ``last`` (an ``argparse`` type)."""
+    if value == "last":
+        return "last"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer or 'last'") from None
+
+
+def report_path(value: str) -> Path:
+    """Parse a report file name ending in .json or .html (an ``argparse`` type)."""
+    path = Path(value)
+    if path.suffix not in REPORT_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} must end in .json or .html (give the option twice for both)"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """What one test's ``@pytest.mark.flowfault`` markers ask for, merged."""
+
+    faults: tuple[Fault, ...] = ()
+    chaos: float | None = None
+    engines: tuple[str, ...] | None = None
+    off: bool = False
+
+
+_MARKER_ARGUMENTS = ("fail", "fail_revert", "chaos", "engines", "off")
+
+
+def marker_spec(marks: Iterable[Any]) -> MarkerSpec:
+    """Merge ``flowfault`` marks (closest first, as ``item.iter_markers`` yields them).
+
+    Faults from every mark apply; for ``chaos``, ``engines`` and ``off`` the closest wins.
+    """
+    faults: list[Fault] = []
+    chaos: float | None = None
+    engines: tuple[str, ...] | None = None
+    off: bool | None = None
+    for mark in marks:
+        if mark.args:
+            raise InvalidMarker(
+                f"@pytest.mark.flowfault takes keyword arguments only, got positional "
+                f"{', '.join(map(repr, mark.args))}; e.g. @pytest.mark.flowfault(fail="
+                f"{mark.args[0]!r})"
+            )
+        unknown = sorted(set(mark.kwargs) - set(_MARKER_ARGUMENTS))
+        if unknown:
+            raise InvalidMarker(
+                f"@pytest.mark.flowfault got unknown argument(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(_MARKER_ARGUMENTS)}"
+            )
+        for kind in ("fail", "fail_revert"):
+            if kind in mark.kwargs:
+                faults.extend(_marker_faults(kind, mark.kwargs[kind]))
+        if chaos is None and "chaos" in mark.kwargs:
+            chaos = _marker_rate(mark.kwargs["chaos"])
+        if engines is None and "engines" in mark.kwargs:
+            engines = _marker_engines(mark.kwargs["engines"])
+        if off is None and "off" in mark.kwargs:
+            if not isinstance(mark.kwargs["off"], bool):
+                raise InvalidMarker(
+                    f"@pytest.mark.flowfault(off=...) takes True or False, got "
+                    f"{mark.kwargs['off']!r}"
+                )
+            off = mark.kwargs["off"]
+    return MarkerSpec(tuple(faults), chaos, engines, bool(off))
+
+
+def _marker_faults(kind: Literal["fail", "fail_revert"], value: object) -> list[Fault]:
+    build = Fault.fail if kind == "fail" else Fault.fail_revert
+    if isinstance(value, str):
+        pairs: Iterable[tuple[object, object]] = [(value, None)]
+    elif isinstance(value, Mapping):
+        pairs = value.items()
+    elif isinstance(value, (list, tuple)):
+        pairs = [(target, None) for target in value]
+    else:
+        raise InvalidMarker(
+            f"@pytest.mark.flowfault({kind}=...) takes a target, a list of targets or "
+            f"{{target: times or None}}, got {type(value).__name__} {value!r}"
+        )
+    faults = []
+    for target, times in pairs:
+        try:
+            faults.append(build(target, times=times))  # type: ignore[arg-type]
+        except InvalidFaultPlan as problem:
+            raise InvalidMarker(f"@pytest.mark.flowfault({kind}=...): {problem}") from None
+    return faults
+
+
+def _marker_rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidMarker(
+            f"@pytest.mark.flowfault(chaos=...) takes a probability from 0 to 1, e.g. 0.2, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def _marker_engines(value: object) -> tuple[str, ...]:
+    names = (value,) if isinstance(value, str) else value
+    if (
+        not isinstance(names, (list, tuple))
+        or not names
+        or any(name not in ENGINES for name in names)
+    ):
+        raise InvalidMarker(
+            f"@pytest.mark.flowfault(engines=...) takes a list of {' and/or '.join(ENGINES)}, "
+            f"got {value!r}"
+        )
+    return tuple(names)

@@ -1,0 +1,169 @@
+"""Resilience reports: runs and tests as JSON-able records, the session summary, the JSON file.
+
+Records are plain dicts of builtins so that they travel from xdist workers to the
+controller inside test reports, and every output (terminal, JSON, HTML, JUnit) is made
+from the same records.
+
+JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
+
+    {"schema", "version", "seed", "command_line_faults": [repr, ...],
+     "summary": {"tests", "runs", "faults_injected", "states": {STATE: count},
+                 "compensation_violations": [{"test", "flow", "problems"}],
+                 "never_matched": [repr, ...]},
+     "tests": [{"nodeid", "outcome", "seed", "faults": [repr, ...],
+                "matched_faults": [repr, ...],
+                "runs": [{"flow", "engine", "state", "error", "faults_injected",
+                          "compensated": true | false | null, "compensation_problems",
+                          "atoms": [{"name", "kind", "has_revert"}],
+                          "dependencies": [[before, after], ...],
+                          "events": [{"seq", "at", "kind", "name", "what", "old_state",
+                                      "attempt", "injected", "error"}]}]}]}
+
+``compensated`` is null for runs that succeeded (nothing to undo).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_flowfault.assertions import compensation_problems
+from pytest_flowfault.record import FlowRun
+
+SCHEMA = "pytest-flowfault-report"
+VERSION = 1
+
+Record = dict[str, Any]
+
+
+def run_record(run: FlowRun) -> Record:
+    """One run as builtins."""
+    problems = [] if run.succeeded else compensation_problems(run)
+    return {
+        "flow": run.flow_name,
+        "engine": run.engine,
+        "state": run.state,
+        "error": repr(run.error) if run.error is not None else None,
+        "faults_injected": sum(
+            event.injected for event in run.events if event.is_call_end
+        ),
+        "compensated": None if run.succeeded else not problems,
+        "compensation_problems": problems,
+        "atoms": [
+            {"name": atom.name, "kind": atom.kind, "has_revert": atom.has_revert}
+            for atom in run.atoms
+        ],
+        "dependencies": [list(pair) for pair in run.dependencies],
+        "events": [
+            {
+                "seq": event.seq,
+                "at": round(event.at, 6),
+                "kind": event.kind,
+                "name": event.name,
+                "what": event.what,
+                "old_state": event.old_state,
+                "attempt": event.attempt,
+                "injected": event.injected,
+                "error": repr(event.error) if event.error is not None else None,
+            }
+            for event in run.events
+        ],
+    }
+
+
+def record_of_test(
+    *,
+    nodeid: str,
+    outcome: str,
+    seed: int,
+    faults: Sequence[str],
+    matched_faults: Sequence[str],
+    runs: Iterable[FlowRun],
+) -> Record:
+    """One test, with the faults in force and its runs, as builtins."""
+    return {
+        "nodeid": nodeid,
+        "outcome": outcome,
+        "seed": seed,
+        "faults": list(faults),
+        "matched_faults": list(matched_faults),
+        "runs": [run_record(run) for run in runs],
+    }
+
+
+def summary(tests: Sequence[Record], command_line_faults: Sequence[str]) -> Record:
+    """Totals over all tests: runs, injected faults, end states, violations, unmatched."""
+    states: Counter[str] = Counter()
+    violations = []
+    matched: set[str] = set()
+    for test in tests:
+        matched.update(test["matched_faults"])
+        for run in test["runs"]:
+            states[run["state"]] += 1
+            if run["compensated"] is False:
+                violations.append(
+                    {
+                        "test": test["nodeid"],
+                        "flow": run["flow"],
+                        "problems": run["compensation_problems"],
+                    }
+                )
+    return {
+        "tests": len(tests),
+        "runs": sum(states.values()),
+        "faults_injected": sum(run["faults_injected"] for t in tests for run in t["runs"]),
+        "states": dict(sorted(states.items())),
+        "compensation_violations": violations,
+        "never_matched": [fault for fault in command_line_faults if fault not in matched],
+    }
+
+
+def document(tests: Sequence[Record], *, seed: int, command_line_faults: Sequence[str]) -> Record:
+    """The whole report: what the JSON file holds and the HTML file shows."""
+    ordered = sorted(tests, key=lambda test: test["nodeid"])
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "seed": seed,
+        "command_line_faults": list(command_line_faults),
+        "summary": summary(ordered, command_line_faults),
+        "tests": ordered,
+    }
+
+
+def write_json(path: Path, report: Record) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+def summary_lines(report: Record, *, verbose: bool) -> list[str]:
+    """The terminal summary: a few lines, or one more line per test with ``verbose``."""
+    totals = report["summary"]
+    states = ", ".join(f"{state} {count}" for state, count in totals["states"].items())
+    lines = [
+        f"{totals['runs']} flow runs in {totals['tests']} tests, "
+        f"{totals['faults_injected']} faults injected; runs ended: {states or 'none'}"
+    ]
+    violations = totals["compensation_violations"]
+    if violations:
+        lines.append(f"compensation violations: {len(violations)}")
+        for violation in violations:
+            lines.append(f"  {violation['test']} (flow {violation['flow']!r})")
+            if verbose:
+                lines.extend(f"    - {problem}" for problem in violation["problems"])
+    else:
+        lines.append("compensation violations: none")
+    for fault in totals["never_matched"]:
+        lines.append(f"never matched an atom: {fault} (from the command line)")
+    if verbose:
+        for test in report["tests"]:
+            runs = ", ".join(
+                f"{run['flow']} {run['state']}"
+                + (f" ({run['faults_injected']} injected)" if run["faults_injected"] else "")
+                for run in test["runs"]
+            )
+            lines.append(f"{test['nodeid']} [{test['outcome']}]: {runs or 'no flow runs'}")
+    return lines
