@@ -138,7 +138,8 @@ def compensation_problems(run: FlowRun, *, strict: bool = False) -> list[str]:
         if event.kind == "task" and event.what == "REVERT_FAILURE"
     }
     problems = [
-        f"{name!r} failed to revert: {event.error!r}" for name, event in failed_reverts.items()
+        f"{name!r} failed to revert: {_error(event.error)}"
+        for name, event in failed_reverts.items()
     ]
     reverted: dict[str, tuple[Event, Event]] = {}
     for atom in run.atoms:
@@ -230,7 +231,13 @@ def _leaf_errors(error: BaseException | None) -> Iterator[tuple[_TypeCheck, str]
 
 
 def _outcome(run: FlowRun) -> str:
-    return run.state + (f" with {run.error!r}" if run.error is not None else "")
+    return run.state + (f" with {_error(run.error)}" if run.error is not None else "")
+
+
+def _error(error: BaseException | None) -> str:
+    from pytest_flowfault.record import describe_error
+
+    return describe_error(error) if error is not None else "no error"
 
 
 def _times(count: int) -> str:

@@ -166,8 +166,8 @@ def _legend() -> str:
         "upper half, reverts in the lower half, each inside a pale band from the state change "
         f"that began it (RUNNING, REVERTING) to the next one. {bars}<span><i class=sw "
         f'style="width:3px;background:{_DECISION}"></i>retry decision</span><br>'
-        "<b>Graphs:</b> boxes are tasks, dashed pills retry controllers, the fill is the final "
-        "state, arrows lead to the atoms that wait. Hover a bar or a box for details.</div>"
+        "<b>Graphs:</b> boxes are tasks, dashed pills (↻) retry controllers, the fill is the "
+        "final state, arrows lead to the atoms that wait. Hover a bar or a box for details.</div>"
     )
 
 
@@ -176,8 +176,10 @@ def _index(tests: Sequence[Record], order: Sequence[int]) -> str:
     for i in order:
         test, runs = tests[i], tests[i]["runs"]
         name = f'<a href="#test-{i}">{_e(test["nodeid"])}</a>' if runs else _e(test["nodeid"])
+        ended = Counter((str(run["flow"]), str(run["state"])) for run in runs)
         states = " ".join(
-            f"<code>{_e(run['flow'])}</code>&nbsp;{_state_badge(run['state'])}" for run in runs
+            f"<code>{_e(flow)}</code>&nbsp;{_state_badge(state, f' ×{n}' * (n > 1))}"
+            for (flow, state), n in ended.items()
         )
         compensated = [run["compensated"] for run in runs]
         leak = "yes" if True in compensated else "n/a"
@@ -287,7 +289,7 @@ def _graph(run: Record) -> str:
         name, state = str(atom["name"]), str(final.get(atom["name"], "not run"))
         columns[layer[name]].append(name)
         calls = [e["kind"] for e in events if e["name"] == name and e["what"] != "start"]
-        note = f"{atom['kind']} · ×{calls.count('execute')} exec"
+        note = f"{state} · ×{calls.count('execute')} exec"
         note += f" · ×{calls.count('revert')} revert"
         note += " · no revert" if atom["has_revert"] is False else ""
         # A task still in SUCCESS after its flow failed did work that nobody undid.
@@ -329,8 +331,9 @@ def _graph(run: Record) -> str:
         )
         parts.append(_el(
             "g",
-            _el("title", _e(f"{name}: final state {state}; {note}")) + box
-            + _el("text", _e(_short(name)), class_="m", y=by + 17, font_size=12, **middle)
+            _el("title", _e(f"{name} ({atom['kind']}): {note}")) + box
+            + _el("text", ("↻ " if retry else "") + _e(_short(name)), class_="m", y=by + 17,
+                  font_size=12, **middle)
             + _el("text", _e(note), y=by + 32, font_size=10, fill=stroke, **middle),
             class_=f"atom {'retry' if retry else 'task'}",
         ))

@@ -43,6 +43,16 @@ class Event:
         return self.kind in ("execute", "revert") and self.what != "start"
 
 
+def describe_error(error: BaseException) -> str:
+    """``repr`` of an error, or its text where the repr says nothing.
+
+    TaskFlow's ``WrappedFailure`` (several failures at once) has no args, so its repr is
+    an empty ``WrappedFailure()``; its text lists the failures.
+    """
+    text = str(error)
+    return repr(error) if error.args or not text else f"{type(error).__name__}({text!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """What is known about a run while it is still going: its flow and its engine."""
@@ -187,7 +197,7 @@ class FlowRun:
         assertions.fail_if(assertions.check_not_run(self, name))
 
     def __repr__(self) -> str:
-        error = f" error={self.error!r}" if self.error is not None else ""
+        error = f" error={describe_error(self.error)}" if self.error is not None else ""
         return (
             f"<FlowRun {self.flow_name!r} {self.engine} {self.state}{error} "
             f"events={len(self.events)}>"
@@ -280,7 +290,7 @@ def format_timeline(run: FlowRun) -> str:
     name_width = max([len(event.name) for event in run.events] + [4])
     lines = [
         f"flow {run.flow_name!r} on the {run.engine} engine ended {run.state}"
-        + (f" with {run.error!r}" if run.error is not None else ""),
+        + (f" with {describe_error(run.error)}" if run.error is not None else ""),
         f"{'#':>4}  {'time':>8}  {'atom':<{name_width}}  event",
     ]
     for event in run.events:
@@ -297,11 +307,11 @@ def _describe(event: Event) -> str:
     if event.kind in ("execute", "revert"):
         text = f"{event.kind} attempt {event.attempt}: {event.what}"
         if event.error is not None:
-            text += f" {event.error!r}"
+            text += f" {describe_error(event.error)}"
     elif event.kind == "decision":
         text = f"retry decided {event.what}"
     else:
         text = f"{event.kind} {event.old_state or '?'} -> {event.what}"
         if event.error is not None:
-            text += f" ({event.error!r})"
+            text += f" ({describe_error(event.error)})"
     return text + (" [injected]" if event.injected else "")

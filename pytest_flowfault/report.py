@@ -10,16 +10,19 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
      "summary": {"tests", "runs", "faults_injected", "states": {STATE: count},
                  "compensation_violations": [{"test", "flow", "problems"}],
                  "never_matched": [repr, ...]},
-     "tests": [{"nodeid", "outcome", "seed", "faults": [repr, ...],
+     "tests": [{"nodeid", "outcome" (passed, failed, error, skipped, xfailed or xpassed),
+                "seed", "faults": [repr, ...],
                 "matched_faults": [repr, ...],
                 "runs": [{"flow", "engine", "state", "error", "faults_injected",
                           "compensated": true | false | null, "compensation_problems",
                           "atoms": [{"name", "kind", "has_revert"}],
-                          "dependencies": [[before, after], ...],
+                          "dependencies": [[before, after], ...], "recorder_errors",
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
                                       "attempt", "injected", "error"}]}]}]}
 
-``compensated`` is null for runs that succeeded (nothing to undo).
+``compensated`` is null for runs that succeeded (nothing to undo). ``at`` is seconds since
+the run began; an event's ``attempt`` counts calls of that atom's ``execute`` or ``revert``
+separately.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flowfault.assertions import compensation_problems
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.record import FlowRun, describe_error
 
 SCHEMA = "pytest-flowfault-report"
 VERSION = 1
@@ -46,7 +49,7 @@ def run_record(run: FlowRun) -> Record:
         "flow": run.flow_name,
         "engine": run.engine,
         "state": run.state,
-        "error": repr(run.error) if run.error is not None else None,
+        "error": describe_error(run.error) if run.error is not None else None,
         "faults_injected": sum(
             event.injected for event in run.events if event.is_call_end
         ),
@@ -57,6 +60,7 @@ def run_record(run: FlowRun) -> Record:
             for atom in run.atoms
         ],
         "dependencies": [list(pair) for pair in run.dependencies],
+        "recorder_errors": list(run.recorder_errors),
         "events": [
             {
                 "seq": event.seq,
@@ -67,7 +71,7 @@ def run_record(run: FlowRun) -> Record:
                 "old_state": event.old_state,
                 "attempt": event.attempt,
                 "injected": event.injected,
-                "error": repr(event.error) if event.error is not None else None,
+                "error": describe_error(event.error) if event.error is not None else None,
             }
             for event in run.events
         ],

@@ -222,7 +222,7 @@ class TestRender:
                                 matched_faults=[], runs=[run_flow(flow)])
         (graph,) = svgs(render(document([record], seed=0, command_line_faults=[])), "graph")
         left = {
-            "".join(box.itertext()).partition(":")[0]: float(box[1].get("x", ""))
+            "".join(box.itertext()).partition(" (")[0]: float(box[1].get("x", ""))
             for box in elements(graph, "g", "atom")
         }
         assert left["a"] < left["b"] == left["c"] < left["d"]

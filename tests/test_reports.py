@@ -201,10 +201,15 @@ class TestXdist:
             }
 
         serial = injected()
-        parallel = injected("-p", "xdist", "-n", "2")
+        parallel = injected("-p", "xdist", "-n", "2", "--junitxml=junit.xml")
         assert 8 == len(serial)
         assert serial == parallel
         assert any(serial.values())
+        injected_per_case = [
+            [p.get("value") for p in case.iter("property") if p.get("name") == "flowfault_faults_injected"]
+            for case in ElementTree.parse(boot.path / "junit.xml").getroot().iter("testcase")
+        ]
+        assert sorted([str(len(faults))] for faults in serial.values()) == sorted(injected_per_case)
 
 
 class TestHooks:

@@ -374,3 +374,21 @@ class TestAssertionMessages:
         run = run_flow(linear_flow.Flow("f").add(Step("a", log)))
         with pytest.raises(TypeError, match="the expected count must be a whole number >= 0"):
             run.assert_attempts("a", -1)
+
+
+class TestDescribeError:
+    def test_wrapped_failure_lists_its_failures(self) -> None:
+        """The run's error text names every failure, not an empty WrappedFailure()."""
+        run = run_flow(unordered_flow.Flow("u").add(Boom("x"), Boom("y")), engine="parallel")
+        header = run.timeline().splitlines()[0]
+        assert "ended REVERTED with WrappedFailure('WrappedFailure: [Failure: " in header
+        assert "x is broken" in header and "y is broken" in header
+
+    def test_plain_errors_keep_their_repr(self) -> None:
+        """Ordinary exceptions are shown as their repr."""
+        from pytest_flowfault.record import describe_error
+
+        assert ["RuntimeError('x')", "ValueError()"] == [
+            describe_error(RuntimeError("x")),
+            describe_error(ValueError()),
+        ]

@@ -1,0 +1,133 @@
+"""Session settings from the command line, else the ini file: faults, chaos, seed, reports.
+
+Bad values are usage errors that name the option or ini key they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_flowfault import options
+
+if TYPE_CHECKING:
+    from pytest_flowfault.plan import Fault
+
+_SEED_CACHE_KEY = "flowfault/seed"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the command line and the ini file ask of every test in the session."""
+
+    seed: int
+    seed_note: str = ""
+    faults: tuple[tuple[Fault, str], ...] = ()  # (fault, where it came from)
+    chaos: float | None = None
+    reports: tuple[Path, ...] = ()
+    strict: bool = False
+    fast_parallel: bool = True
+    reproduce: tuple[str, ...] = ()  # the options that rebuild these faults
+
+    @property
+    def armed(self) -> bool:
+        """Whether every test gets a session, fixture or not."""
+        return bool(self.faults or self.chaos or self.reports or self.strict)
+
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Settings from the command line, else the ini file; bad values are usage errors."""
+    option = config.option
+    reproduce: list[str] = []
+    faults: list[tuple[Fault, str]] = []
+    written = [
+        ("fail", "--flowfault-fail", option.flowfault_fail, "flowfault_fail"),
+        ("fail_revert", "--flowfault-fail-revert", option.flowfault_fail_revert,
+         "flowfault_fail_revert"),
+        (None, "--flowfault-fault", option.flowfault_fault, "flowfault_fault"),
+    ]
+    for kind, flag, given, ini in written:
+        source = flag if given else f"ini key {ini}"
+        for value in given or config.getini(ini):
+            fault = _parse_fault(config, kind, value, source)
+            faults.append((fault, f"{source}={value}"))
+            reproduce.append(shlex.quote(f"{flag}={value}"))
+    chaos = option.flowfault_chaos
+    if chaos is None and config.getini("flowfault_chaos"):
+        chaos = _from_ini(options.rate, config, "flowfault_chaos")
+    if chaos:
+        reproduce.append(f"--flowfault-chaos={chaos}")
+    reports = tuple(option.flowfault_report or ()) or tuple(
+        _from_ini(options.report_path, config, "flowfault_report", value)
+        for value in config.getini("flowfault_report")
+    )
+    strict = bool(option.flowfault_strict or config.getini("flowfault_strict"))
+    if strict:
+        reproduce.append("--flowfault-strict")
+    seed, note = _seed(config)
+    return Settings(
+        seed=seed,
+        seed_note=note,
+        faults=tuple(faults),
+        chaos=chaos,
+        reports=reports,
+        strict=strict,
+        fast_parallel=bool(config.getini("flowfault_fast_parallel")),
+        reproduce=tuple(reproduce),
+    )
+
+
+def _parse_fault(config: pytest.Config, kind: str | None, value: str, source: str) -> Fault:
+    written = value
+    if kind is None:
+        kind, colon, value = value.partition(":")
+        if not colon:
+            raise pytest.UsageError(
+                f"{source}={written!r}: write KIND:VALUE, e.g. fail:create_instance:2"
+            )
+    try:
+        fault: Fault | None = config.hook.pytest_flowfault_parse_fault(
+            kind=kind, value=value, config=config
+        )
+    except ValueError as problem:
+        raise pytest.UsageError(f"{source}={written!r}: {problem}") from None
+    if fault is None:
+        raise pytest.UsageError(
+            f"{source}={written!r}: unknown fault kind {kind!r}; built in are fail and "
+            f"fail_revert, and plugins add kinds with the pytest_flowfault_parse_fault hook"
+        )
+    return fault
+
+
+def _from_ini(parse: Any, config: pytest.Config, ini: str, value: str | None = None) -> Any:
+    text = config.getini(ini) if value is None else value
+    try:
+        return parse(text)
+    except argparse.ArgumentTypeError as problem:
+        raise pytest.UsageError(f"ini key {ini}: {problem}") from None
+
+
+def _seed(config: pytest.Config) -> tuple[int, str]:
+    """The session seed: from the xdist controller, the option, the ini file, or new."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "flowfault_seed" in workerinput:
+        return int(workerinput["flowfault_seed"]), ""
+    wanted = config.option.flowfault_seed
+    if wanted is None and config.getini("flowfault_seed"):
+        wanted = _from_ini(options.seed, config, "flowfault_seed")
+    cache = getattr(config, "cache", None)
+    note = ""
+    if wanted == "last":
+        wanted = cache.get(_SEED_CACHE_KEY, None) if cache is not None else None
+        note = " (last)" if wanted is not None else " (no last seed remembered: a new one)"
+    seed = int(wanted) if wanted is not None else random.Random().getrandbits(32)
+    if cache is not None:
+        cache.set(_SEED_CACHE_KEY, seed)
+    return seed, note
