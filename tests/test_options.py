@@ -407,3 +407,66 @@ class TestMarker:
             ["Fault.fail('create_instanse') (from @pytest.mark.flowfault) targets*did you mean "
              "'create_instance'?"]
         )
+
+
+class TestIniKeys:
+    @pytest.mark.parametrize(
+        ("ini", "expected"),
+        [
+            ("flowfault_fail_revert = create_instance", "FAILURE"),
+            ("flowfault_fault = fail_revert:create_instance:1", "FAILURE"),
+            ("flowfault_chaos = 1", "REVERTED"),
+        ],
+    )
+    def test_each_ini_key_takes_effect(
+        self, boot: pytest.Pytester, ini: str, expected: str
+    ) -> None:
+        """Every fault-making ini key does what its option does."""
+        boot.makepyfile(
+            """
+            import service
+
+            def test_boot(flowfault):
+                service.boot_server_quietly()
+                print("STATE", flowfault.runs[0].state)
+            """
+        )
+        boot.makeini(f"[pytest]\nflowfault_fail = attach*\n{ini}\n")
+        result = boot.runpytest("-s")
+        result.stdout.fnmatch_lines([f"*STATE {expected}*"])
+        result.assert_outcomes(passed=1)
+
+    def test_strict_key(self, boot: pytest.Pytester) -> None:
+        """flowfault_strict = true fails a test whose run leaked, like --flowfault-strict."""
+        boot.makepyfile("import service\n\ndef test_boot():\n    service.boot_server_quietly()\n")
+        boot.makeini(
+            "[pytest]\nflowfault_fail = attach*\nflowfault_fail_revert = create_instance\n"
+            "flowfault_strict = true\n"
+        )
+        boot.runpytest().stdout.fnmatch_lines(["--flowfault-strict: run 1 (flow 'boot')*"])
+
+    def test_seed_and_report_keys(self, boot: pytest.Pytester) -> None:
+        """flowfault_seed fixes the seed, flowfault_report writes the report."""
+        boot.makepyfile(test_suite=UNCHANGED_SUITE)
+        boot.makeini("[pytest]\nflowfault_seed = 77\nflowfault_report = out/r.json\n")
+        result = boot.runpytest()
+        result.stdout.fnmatch_lines(["flowfault: seed=77"])
+        assert (boot.path / "out" / "r.json").exists()
+
+
+class TestFixtureChaos:
+    def test_chaos_with_revert_rate(self, boot: pytest.Pytester) -> None:
+        """flowfault.chaos(1, revert_rate=1) fails every execute and every revert."""
+        boot.makepyfile(
+            """
+            from boot import STORE, boot_flow
+
+            def test_chaos(flowfault):
+                flowfault.chaos(1.0, tasks="attach*", revert_rate=1.0)
+                run = flowfault.run(boot_flow(), store=STORE)
+                run.assert_attempts("attach_volume_to_instance", 1)
+                assert "FAILURE" == run.state  # attach's own revert failed too
+                assert [f.kind for f in flowfault.plan] == ["chaos", "chaos_revert"]
+            """
+        )
+        boot.runpytest().assert_outcomes(passed=1)
