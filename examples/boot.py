@@ -117,3 +117,23 @@ def buggy_boot_flow(cloud: Cloud) -> linear_flow.Flow:
     return linear_flow.Flow("buggy-boot").add(
         CreateVolume(cloud), CreateInstanceWithBuggyRevert(cloud)
     )
+
+
+class ReserveIp(task.Task):
+    """Reserves an address and forgets to release it: TaskFlow's default revert is a no-op."""
+
+    default_provides = "ip"
+
+    def __init__(self, cloud: Cloud) -> None:
+        super().__init__(name="reserve_ip")
+        self.cloud = cloud
+
+    def execute(self, instance_name: str) -> str:
+        self.cloud.volumes["ip-for-" + instance_name] = "10.0.0.7"  # stands in for an IP pool
+        return "10.0.0.7"
+
+
+def boot_with_network_flow(cloud: Cloud) -> linear_flow.Flow:
+    return linear_flow.Flow("boot-with-network").add(
+        CreateVolume(cloud), ReserveIp(cloud), CreateInstance(cloud), AttachVolume(cloud)
+    )

@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_flowfault.engine import run_flow as run_flow
+    from pytest_flowfault.engine import sweep as sweep
     from pytest_flowfault.errors import InjectedFault as InjectedFault
     from pytest_flowfault.errors import InvalidFaultPlan as InvalidFaultPlan
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
+    from pytest_flowfault.explore import SweepError as SweepError
+    from pytest_flowfault.explore import SweepReport as SweepReport
+    from pytest_flowfault.explore import Variant as Variant
     from pytest_flowfault.fixture import FlowFault as FlowFault
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
@@ -36,6 +40,10 @@ _EXPORTS = {
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.engine",
+    "sweep": "pytest_flowfault.engine",
+    "SweepError": "pytest_flowfault.explore",
+    "SweepReport": "pytest_flowfault.explore",
+    "Variant": "pytest_flowfault.explore",
 }
 
 __all__ = [
@@ -49,7 +57,11 @@ __all__ = [
     "InvalidFaultPlan",
     "UnknownAtom",
     "UnmatchedFault",
+    "SweepError",
+    "SweepReport",
+    "Variant",
     "run_flow",
+    "sweep",
 ]
 
 

@@ -14,13 +14,15 @@ import itertools
 import os
 import threading
 import warnings
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
+from pytest_flowfault import explore
 from pytest_flowfault.errors import UnmatchedFault
+from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import Action, Fault, FaultPlan, closest_name, unmatched_message
 from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, RunInfo
@@ -184,7 +186,7 @@ def drive(
                 error=error,
                 results=_results(engine),
                 plan=plan,
-                atoms=tuple(_atom_info(atom, kind) for atom, kind in kinds.items()),
+                atoms=tuple(_atom_info(atom, kind, graph) for atom, kind in kinds.items()),
                 dependencies=_dependencies(graph, atoms),
             )
             session._add(started, run)
@@ -287,6 +289,54 @@ def _engine_names() -> tuple[str, ...]:
     return tuple(sorted(entry.name for entry in entry_points(group="taskflow.engines")))
 
 
+def sweep(
+    make_flow: Callable[[], Any],
+    *,
+    store: dict[str, Any] | None = None,
+    engine: str = "serial",
+    kinds: Iterable[str] = ("transient", "permanent"),
+    max_faults: int = 1,
+    check: Callable[[FlowRun], object] | None = None,
+    strict: bool = False,
+    **engine_options: Any,
+) -> SweepReport:
+    """Run a fresh flow from ``make_flow()`` once without faults, then once per fault point.
+
+    Kinds are ``"transient"``, ``"permanent"`` and ``"revert"`` (see
+    :mod:`pytest_flowfault.explore`); ``max_faults=2`` explores pairs. A variant is ok when
+    the flow succeeded, or ended REVERTED and compensated (``strict`` as in
+    ``assert_compensated``), and ``check(run)`` did not raise ``AssertionError``.
+
+    >>> sweep(lambda: boot_flow(retry=Times(3)), store=STORE).assert_resilient()  # doctest: +SKIP
+    """
+    if not callable(make_flow) or hasattr(make_flow, "iter_nodes"):
+        raise TypeError(
+            f"sweep() takes a callable that builds a fresh flow for every run, e.g. "
+            f"lambda: boot_flow(), got {type(make_flow).__name__}"
+        )
+    session = Session()
+    try:
+        return explore.sweep_flow(
+            lambda plan: session.run(
+                make_flow(), extra=plan, store=store, engine=engine, **engine_options
+            ),
+            kinds=kinds,
+            max_faults=max_faults,
+            check=check,
+            strict=strict,
+        )
+    finally:
+        session.close()
+
+
+def task_names(flow: Any) -> list[str]:
+    """The names of the tasks in ``flow`` (nested flows included), in compilation order."""
+    loaded = taskflow.engines.load(flow)
+    loaded.compile()
+    graph = loaded.compilation.execution_graph
+    return [node.name for node, data in graph.nodes(data=True) if data["kind"] == "task"]
+
+
 def _check_engine_name(engine: object) -> None:
     known = _engine_names()
     if not isinstance(engine, str) or engine not in known:
@@ -312,12 +362,14 @@ def _results(engine: Any) -> dict[str, Any]:
         return {}
 
 
-def _atom_info(atom: Any, kind: str) -> AtomInfo:
+def _atom_info(atom: Any, kind: str, graph: Any) -> AtomInfo:
     if isinstance(atom, taskflow_task.FunctorTask):
         has_revert = atom._revert is not None
     else:
         has_revert = type(atom).revert is not Atom.revert
-    return AtomInfo(atom.name, kind, has_revert)  # type: ignore[arg-type]
+    # The compiler marks every node under a retry controller with the nearest one.
+    retry = graph.nodes[atom].get("retry")
+    return AtomInfo(atom.name, kind, has_revert, retry.name if retry is not None else None)  # type: ignore[arg-type]
 
 
 def _dependencies(graph: Any, atoms: list[Any]) -> tuple[tuple[str, str], ...]:

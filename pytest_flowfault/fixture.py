@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault.engine import Session
+from pytest_flowfault.engine import Session, sweep
+from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
 from pytest_flowfault.record import FlowRun
@@ -138,6 +139,36 @@ class FlowFault:
             if problem is not None:
                 raise UnmatchedFault(problem)
         return run
+
+    def sweep(
+        self,
+        make_flow: Callable[[], Any],
+        *,
+        store: dict[str, Any] | None = None,
+        engine: str | None = None,
+        kinds: Iterable[str] = ("transient", "permanent"),
+        max_faults: int = 1,
+        check: Callable[[FlowRun], object] | None = None,
+        strict: bool = False,
+        **engine_options: Any,
+    ) -> SweepReport:
+        """Run ``make_flow()`` without faults, then once per fault point; see
+        :func:`pytest_flowfault.sweep`. The sweep's runs are its own: they get neither the
+        faults in force nor a place in :attr:`runs`.
+
+        >>> report = flowfault.sweep(lambda: boot_flow(retry=Times(3)), store=STORE)  # doctest: +SKIP
+        >>> report.assert_resilient()                                                # doctest: +SKIP
+        """
+        return sweep(
+            make_flow,
+            store=store,
+            engine=engine or self.engine,
+            kinds=kinds,
+            max_faults=max_faults,
+            check=check,
+            strict=strict,
+            **engine_options,
+        )
 
     def unmatched_problem(self) -> str | None:
         """Say which of the test's own faults targeted no atom of any run so far, or None.

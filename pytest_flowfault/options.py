@@ -185,3 +185,73 @@ def _marker_engines(value: object) -> tuple[str, ...]:
             f"got {value!r}"
         )
     return tuple(names)
+
+
+def sweep_kinds(value: str) -> tuple[str, ...]:
+    """Parse ``--flowfault-sweep=KINDS`` (an ``argparse`` type): ``'transient,revert'``."""
+    kinds = tuple(kind.strip() for kind in value.split(",") if kind.strip())
+    known = ("transient", "permanent", "revert")
+    unknown = [kind for kind in kinds if kind not in known]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give kinds separated by commas, from {', '.join(known)}"
+        )
+    return kinds
+
+
+class _Names(dict[str, Any]):
+    """Names a plan's repr may use: the plugin's, builtins, and importable modules."""
+
+    def __missing__(self, name: str) -> Any:
+        import builtins
+
+        value = getattr(builtins, name, None)
+        if value is float or (isinstance(value, type) and issubclass(value, BaseException)):
+            return value
+        if value is not None:
+            raise NameError(f"{name} has no place in a fault plan")
+        return _Module(name)
+
+
+class _Module:
+    """A dotted path that imports modules only as far as an attribute needs them."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        import importlib
+
+        module = importlib.import_module(self._path)
+        if hasattr(module, name):
+            return getattr(module, name)
+        return _Module(f"{self._path}.{name}")  # a submodule, imported on the next access
+
+
+def plan_from_code(code: str) -> Any:
+    """Rebuild a :class:`FaultPlan` (or one :class:`Fault`) from its ``repr``.
+
+    Exception classes outside builtins are written ``module.Class``; their modules are
+    imported on demand.
+    """
+    import unittest.mock
+
+    from pytest_flowfault.errors import InjectedFault
+    from pytest_flowfault.plan import FaultPlan
+
+    names = _Names(Fault=Fault, FaultPlan=FaultPlan, InjectedFault=InjectedFault,
+                   mock=unittest.mock)
+    try:
+        value = eval(code, {"__builtins__": {}}, names)  # the user's own command line
+    except Exception as problem:
+        raise argparse.ArgumentTypeError(
+            f"{code!r} is not a fault plan ({type(problem).__name__}: {problem}); paste the "
+            f"FaultPlan(...) a report printed, or give a counterexamples .json file"
+        ) from None
+    if isinstance(value, Fault):
+        value = FaultPlan(value)
+    if not isinstance(value, FaultPlan):
+        raise argparse.ArgumentTypeError(
+            f"{code!r} makes a {type(value).__name__}, not a FaultPlan"
+        )
+    return value

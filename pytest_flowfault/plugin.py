@@ -24,7 +24,8 @@ from pytest_flowfault.settings import Settings, read_settings
 
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
-    from pytest_flowfault.plan import Fault
+    from pytest_flowfault.plan import Fault, FaultPlan
+    from pytest_flowfault.record import FlowRun
     from pytest_flowfault.report import Record
 
 @dataclass
@@ -37,6 +38,8 @@ class _TestState:
 
 _SETTINGS = pytest.StashKey[Settings]()
 _STATE = pytest.StashKey[_TestState]()
+_VARIANT = pytest.StashKey["FaultPlan"]()  # set while a sweep variant of the item runs
+_BASELINE = pytest.StashKey["tuple[FlowRun, ...]"]()  # the runs a sweep explores
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,6 +97,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail any test with a recorded run that did not succeed and was not "
         "compensated, even if the test did not check. ini: flowfault_strict",
+    )
+    group.addoption(
+        "--flowfault-sweep",
+        nargs="?",
+        const=("transient", "permanent"),
+        type=options.sweep_kinds,
+        metavar="KINDS",
+        help="re-run every passing test that uses the flowfault fixture once per fault point "
+        "of its own runs (KINDS: transient,permanent[,revert]; default transient,permanent); "
+        "a variant fails unless each run succeeded or was reverted and compensated",
+    )
+    group.addoption(
+        "--flowfault-replay",
+        metavar="PLAN|FILE.json",
+        help="put a fault plan in force in every test (the FaultPlan(...) code a report "
+        "printed), or each test's own plan from a counterexamples file",
     )
     parser.addini("flowfault_fail", "default --flowfault-fail values", type="linelist")
     parser.addini("flowfault_fail_revert", "default --flowfault-fail-revert values", type="linelist")
@@ -176,11 +195,34 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
     return state.fixture
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """``--flowfault-sweep``: after a passing test, run it again once per fault point."""
+    result = yield
+    baseline = item.stash.get(_BASELINE, None)
+    if baseline and _VARIANT not in item.stash:
+        from pytest_flowfault.explore import fault_points_of
+
+        del item.stash[_BASELINE]
+        try:
+            for plan in fault_points_of(baseline, item.config.stash[_SETTINGS].sweep):
+                item.stash[_VARIANT] = plan
+                # pytest's own protocol sets the item up afresh on every call.
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            if _VARIANT in item.stash:
+                del item.stash[_VARIANT]
+    return result
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash[_SETTINGS]
     if (
         settings.armed
+        or _VARIANT in item.stash
         or "flowfault" in getattr(item, "fixturenames", ())
         or item.get_closest_marker("flowfault") is not None
     ):
@@ -214,9 +256,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     state = item.stash.get(_STATE, None)
+    variant = item.stash.get(_VARIANT, None)
+    nodeid = item.nodeid if variant is None else f"{item.nodeid}[flowfault-sweep {variant!r}]"
     record = None
     if state is not None and call.when == "teardown":
-        record = _record(item, state)
+        record = _record(item, state, nodeid, variant)
         runs = record["runs"]
         item.user_properties.extend(
             [
@@ -226,16 +270,48 @@ def pytest_runtest_makereport(
             ]
         )
     report = yield
+    if variant is not None:
+        report.nodeid = nodeid
+        if state is not None and call.when == "call":
+            _judge_variant(report, state, variant)
     if state is not None:
         state.outcome = _outcome(report, state.outcome)
         if report.failed and call.when != "teardown":
-            report.sections.append(("flowfault", _failure_section(item, state)))
+            report.sections.append(("flowfault", _failure_section(item, state, variant)))
         if record is not None:
             record["outcome"] = state.outcome
             # A plain attribute of builtins: xdist ships it to the controller with the report.
             report.flowfault = record  # type: ignore[attr-defined]
             del item.stash[_STATE]
+            if (
+                item.config.stash[_SETTINGS].sweep
+                and variant is None
+                and state.outcome == "passed"
+                and "flowfault" in getattr(item, "fixturenames", ())
+            ):
+                item.stash[_BASELINE] = state.fixture.runs
     return report
+
+
+def _judge_variant(report: pytest.TestReport, state: _TestState, variant: FaultPlan) -> None:
+    """A sweep variant passes when its flows survived, whatever the test asserted."""
+    from pytest_flowfault.explore import verdict
+
+    problems = []
+    for number, run in enumerate(state.fixture.runs, start=1):
+        problem = verdict(run)
+        if problem is not None:
+            problems.append(f"run {number} (flow {run.flow_name!r}): {problem}")
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"flowfault sweep: not survived under {variant!r}\n" + "\n".join(problems)
+        )
+    elif report.outcome != "skipped":
+        # The test's own assertions may well fail under an injected fault; what the sweep
+        # judges is whether the flows succeeded or cleaned up after themselves.
+        report.outcome = "passed"
+        report.longrepr = None
 
 
 class _XdistHooks:
@@ -271,12 +347,17 @@ class _Collector:
             command_line_faults=[repr(fault) for fault, _ in self.settings.faults],
         )
 
+    def counterexamples_path(self) -> Path:
+        first = self.config.invocation_params.dir / self.settings.reports[0]
+        return first.with_name(f"{first.stem}.counterexamples.json")
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.settings.reports:
             return
         from pytest_flowfault import html, report
 
         document = self.document()
+        report.write_counterexamples(self.counterexamples_path(), document)
         for path in self.settings.reports:
             path = self.config.invocation_params.dir / path
             if path.suffix == ".json":
@@ -323,6 +404,12 @@ def _start(item: pytest.Item) -> _TestState:
             fixture._add(_chaos(settings.chaos, fixture.seed), "--flowfault-chaos", check=False)
     for fault in spec.faults:
         fixture._add(fault, "@pytest.mark.flowfault")
+    for plan, origin in (
+        (item.stash.get(_VARIANT, None), "--flowfault-sweep"),
+        (settings.replay_for(item.nodeid), "--flowfault-replay"),
+    ):
+        for fault in plan or ():
+            fixture._add(fault, origin, check=False)
     if spec.chaos:
         fixture._add(_chaos(spec.chaos, fixture.seed), "@pytest.mark.flowfault(chaos=...)")
     hook = item.config.hook
@@ -368,12 +455,16 @@ def _strict_problem(item: pytest.Item, state: _TestState) -> str | None:
     return "--flowfault-strict: " + "\n\n".join(problems)
 
 
-def _record(item: pytest.Item, state: _TestState) -> Record:
+def _record(
+    item: pytest.Item, state: _TestState, nodeid: str, variant: FaultPlan | None
+) -> Record:
     from pytest_flowfault.report import record_of_test
 
     fixture = state.fixture
     return record_of_test(
-        nodeid=item.nodeid,
+        nodeid=nodeid,
+        test=item.nodeid,
+        variant=repr(variant) if variant is not None else None,
         outcome=state.outcome,
         seed=fixture.seed,
         faults=[repr(fault) for fault in fixture.plan],
@@ -397,7 +488,7 @@ def _compensated_property(runs: list[Record]) -> str:
     return "yes" if all(verdicts) else "no"
 
 
-def _failure_section(item: pytest.Item, state: _TestState) -> str:
+def _failure_section(item: pytest.Item, state: _TestState, variant: FaultPlan | None) -> str:
     """Faults in force, every run's timeline, and one line that reproduces the test."""
     fixture = state.fixture
     settings = item.config.stash[_SETTINGS]
@@ -408,7 +499,10 @@ def _failure_section(item: pytest.Item, state: _TestState) -> str:
     for number, run in enumerate(fixture.runs, start=1):
         lines += ["", f"run {number} of {len(fixture.runs)}:", run.timeline()]
     reproduce = ["pytest", shlex.quote(item.nodeid), f"--flowfault-seed={settings.seed}"]
-    lines += ["", "reproduce: " + " ".join(reproduce + list(settings.reproduce))]
+    reproduce += settings.reproduce
+    if variant is not None:
+        reproduce.append(shlex.quote(f"--flowfault-replay={variant!r}"))
+    lines += ["", "reproduce: " + " ".join(reproduce)]
     return "\n".join(lines)
 
 

@@ -63,11 +63,13 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
-    """An atom of the run's flow: its name, kind and whether its revert does anything."""
+    """An atom of the run's flow: its name, kind, whether its revert does anything, and
+    the retry controller nearest above it (None when no retry controller covers it)."""
 
     name: str
     kind: AtomKind
     has_revert: bool
+    retry: str | None = None
 
 
 @dataclass(frozen=True, repr=False)

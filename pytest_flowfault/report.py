@@ -10,7 +10,9 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
      "summary": {"tests", "runs", "faults_injected", "states": {STATE: count},
                  "compensation_violations": [{"test", "flow", "problems"}],
                  "never_matched": [repr, ...]},
-     "tests": [{"nodeid", "outcome" (passed, failed, error, skipped, xfailed or xpassed),
+     "tests": [{"nodeid", "test" (the node id without a sweep variant's suffix),
+                "sweep_variant" (the FaultPlan a --flowfault-sweep variant added, or null),
+                "outcome" (passed, failed, error, skipped, xfailed or xpassed),
                 "seed", "faults": [repr, ...],
                 "matched_faults": [repr, ...],
                 "runs": [{"flow", "engine", "state", "error", "faults_injected",
@@ -81,6 +83,8 @@ def run_record(run: FlowRun) -> Record:
 def record_of_test(
     *,
     nodeid: str,
+    test: str | None = None,
+    variant: str | None = None,
     outcome: str,
     seed: int,
     faults: Sequence[str],
@@ -90,6 +94,8 @@ def record_of_test(
     """One test, with the faults in force and its runs, as builtins."""
     return {
         "nodeid": nodeid,
+        "test": test or nodeid,
+        "sweep_variant": variant,
         "outcome": outcome,
         "seed": seed,
         "faults": list(faults),
@@ -141,6 +147,23 @@ def document(tests: Sequence[Record], *, seed: int, command_line_faults: Sequenc
 def write_json(path: Path, report: Record) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+def write_counterexamples(path: Path, report: Record) -> None:
+    """For each failed test that had faults in force, the plan that replays it.
+
+    ``pytest --flowfault-replay=PATH`` puts each test's first plan back in force.
+    """
+    tests: dict[str, list[str]] = {}
+    for test in report["tests"]:
+        if test["outcome"] in ("failed", "error") and test["faults"]:
+            plan = f"FaultPlan({', '.join(test['faults'])})"
+            tests.setdefault(test["test"], []).append(plan)
+    write_json(
+        path,
+        {"schema": "pytest-flowfault-counterexamples", "version": VERSION,
+         "seed": report["seed"], "tests": tests},
+    )
 
 
 def summary_lines(report: Record, *, verbose: bool) -> list[str]:

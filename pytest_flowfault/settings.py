@@ -6,9 +6,10 @@ Bad values are usage errors that name the option or ini key they came from.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import pytest
 from pytest_flowfault import options
 
 if TYPE_CHECKING:
-    from pytest_flowfault.plan import Fault
+    from pytest_flowfault.plan import Fault, FaultPlan
 
 _SEED_CACHE_KEY = "flowfault/seed"
 
@@ -34,11 +35,21 @@ class Settings:
     strict: bool = False
     fast_parallel: bool = True
     reproduce: tuple[str, ...] = ()  # the options that rebuild these faults
+    sweep: tuple[str, ...] = ()  # fault kinds of --flowfault-sweep
+    replay: FaultPlan | None = None  # --flowfault-replay=PLAN, for every test
+    replay_by_test: dict[str, FaultPlan] = field(default_factory=dict)  # from a file
 
     @property
     def armed(self) -> bool:
         """Whether every test gets a session, fixture or not."""
-        return bool(self.faults or self.chaos or self.reports or self.strict)
+        return bool(
+            self.faults or self.chaos or self.reports or self.strict or self.replay
+            or self.replay_by_test
+        )
+
+    def replay_for(self, nodeid: str) -> FaultPlan | None:
+        """The plan ``--flowfault-replay`` gives this test, if any."""
+        return self.replay_by_test.get(nodeid, self.replay)
 
 
 
@@ -72,6 +83,7 @@ def read_settings(config: pytest.Config) -> Settings:
     if strict:
         reproduce.append("--flowfault-strict")
     seed, note = _seed(config)
+    replay, replay_by_test = _replay(option.flowfault_replay)
     return Settings(
         seed=seed,
         seed_note=note,
@@ -81,7 +93,26 @@ def read_settings(config: pytest.Config) -> Settings:
         strict=strict,
         fast_parallel=bool(config.getini("flowfault_fast_parallel")),
         reproduce=tuple(reproduce),
+        sweep=tuple(option.flowfault_sweep or ()),
+        replay=replay,
+        replay_by_test=replay_by_test,
     )
+
+
+def _replay(value: str | None) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
+    """``--flowfault-replay``: plan code for every test, or a counterexamples file."""
+    if value is None:
+        return None, {}
+    path = Path(value)
+    try:
+        if path.suffix != ".json":
+            return options.plan_from_code(value), {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return None, {
+            nodeid: options.plan_from_code(plans[0]) for nodeid, plans in data["tests"].items()
+        }
+    except (OSError, ValueError, KeyError, IndexError, TypeError, argparse.ArgumentTypeError) as problem:
+        raise pytest.UsageError(f"--flowfault-replay={value!r}: {problem}") from None
 
 
 def _parse_fault(config: pytest.Config, kind: str | None, value: str, source: str) -> Fault:

@@ -1,0 +1,88 @@
+"""Hypothesis strategies for fault plans.
+
+>>> from hypothesis import given
+>>> from pytest_flowfault import run_flow
+>>> from pytest_flowfault.strategies import fault_plans
+>>> @given(plan=fault_plans(["create_volume", "create_instance", "attach"]))  # doctest: +SKIP
+... def test_boot_is_always_cleaned_up(plan):
+...     run = run_flow(boot_flow(), plan=plan, store=STORE)
+...     if not run.succeeded:
+...         run.assert_compensated()
+
+Use :func:`pytest_flowfault.run_flow` inside ``@given``, not the ``flowfault`` fixture: a
+function-scoped fixture would be shared by every example (Hypothesis refuses that).
+A failing example is printed as ``plan=FaultPlan(...)``, code that replays it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pytest_flowfault.plan import Fault, FaultPlan
+
+KINDS = ("transient", "permanent", "revert")
+
+
+def fault_plans(
+    flow_or_atom_names: Any,
+    *,
+    min_faults: int = 1,
+    max_faults: int = 2,
+    kinds: Iterable[str] = KINDS,
+    max_times: int = 3,
+) -> st.SearchStrategy[FaultPlan]:
+    """Fault plans over the tasks of a flow (or over the given atom names).
+
+    ``transient`` faults fail the first 1 to ``max_times`` attempts, ``permanent`` ones
+    every attempt, ``revert`` ones the revert. Plans shrink toward fewer faults, smaller
+    ``times`` and earlier kinds in ``kinds``.
+    """
+    names = _names(flow_or_atom_names)
+    chosen = tuple(kinds)
+    if isinstance(kinds, str) or not chosen or any(kind not in KINDS for kind in chosen):
+        raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(KINDS)}")
+    for argument, value in (("min_faults", min_faults), ("max_faults", max_faults),
+                            ("max_times", max_times)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{argument}={value!r}: use a whole number >= 0")
+    if max_faults < min_faults or max_times < 1:
+        raise ValueError(
+            f"need 0 <= min_faults <= max_faults and max_times >= 1, got min_faults="
+            f"{min_faults}, max_faults={max_faults}, max_times={max_times}"
+        )
+    targets = st.sampled_from(names)
+    by_kind = {
+        "transient": st.builds(
+            lambda name, times: Fault.fail(name, times=times),
+            targets,
+            st.integers(1, max_times),
+        ),
+        "permanent": targets.map(Fault.fail),
+        "revert": targets.map(Fault.fail_revert),
+    }
+    faults = st.one_of(*(by_kind[kind] for kind in chosen))
+    return st.lists(faults, min_size=min_faults, max_size=max_faults, unique=True).map(
+        lambda chosen_faults: FaultPlan(*chosen_faults)
+    )
+
+
+def _names(flow_or_atom_names: Any) -> list[str]:
+    if isinstance(flow_or_atom_names, str):
+        raise TypeError(
+            f"fault_plans() takes a flow or a list of atom names, got the string "
+            f"{flow_or_atom_names!r}; write [{flow_or_atom_names!r}]"
+        )
+    if hasattr(flow_or_atom_names, "iter_nodes"):
+        from pytest_flowfault.engine import task_names
+
+        names = task_names(flow_or_atom_names)
+    else:
+        names = list(flow_or_atom_names)
+        if not all(isinstance(name, str) for name in names):
+            raise TypeError(f"fault_plans() needs atom names (str), got {names!r}")
+    if not names:
+        raise ValueError("fault_plans() needs at least one task to put faults on")
+    return names
