@@ -189,9 +189,7 @@ def _last_success(run: FlowRun, name: str, action: str) -> tuple[Event, Event] |
 
 def _calls(run: FlowRun, name: str, action: str) -> Iterator[tuple[Event, Event]]:
     starts: dict[int | None, Event] = {}
-    for event in run.events:
-        if event.kind != action or event.name != name:
-            continue
+    for event in run.call_events(name, action):
         if event.what == "start":
             starts[event.attempt] = event
         else:

@@ -245,13 +245,11 @@ def plan_from_code(code: str) -> Any:
         value = eval(code, {"__builtins__": {}}, names)  # the user's own command line
     except Exception as problem:
         raise argparse.ArgumentTypeError(
-            f"{code!r} is not a fault plan ({type(problem).__name__}: {problem}); paste the "
+            f"not a fault plan ({type(problem).__name__}: {problem}); paste the "
             f"FaultPlan(...) a report printed, or give a counterexamples .json file"
         ) from None
     if isinstance(value, Fault):
         value = FaultPlan(value)
     if not isinstance(value, FaultPlan):
-        raise argparse.ArgumentTypeError(
-            f"{code!r} makes a {type(value).__name__}, not a FaultPlan"
-        )
+        raise argparse.ArgumentTypeError(f"it makes a {type(value).__name__}, not a FaultPlan")
     return value

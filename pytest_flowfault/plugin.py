@@ -271,7 +271,9 @@ def pytest_runtest_makereport(
         )
     report = yield
     if variant is not None:
-        report.nodeid = nodeid
+        # Renamed where it is logged (_Collector): xdist's worker insists that a report
+        # carries its scheduled item's node id.
+        report.flowfault_nodeid = nodeid  # type: ignore[attr-defined]
         if state is not None and call.when == "call":
             _judge_variant(report, state, variant)
     if state is not None:
@@ -333,7 +335,11 @@ class _Collector:
         self.tests: dict[str, Record] = {}
         self.written: list[Path] = []
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        variant_nodeid = getattr(report, "flowfault_nodeid", None)
+        if variant_nodeid is not None:
+            report.nodeid = variant_nodeid  # a sweep variant: its own line in every report
         record = getattr(report, "flowfault", None)
         if record is not None:
             self.tests[report.nodeid] = record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -121,14 +122,22 @@ class FlowRun:
             f"no atom called {name!r} in flow {self.flow_name!r}; its atoms are: {known}{hint}"
         )
 
+    @functools.cached_property
+    def _call_events(self) -> dict[tuple[str, str], tuple[Event, ...]]:
+        """(atom, action) -> that atom's call start and end events, built on first use."""
+        index: dict[tuple[str, str], list[Event]] = {}
+        for event in self.events:
+            if event.kind in ("execute", "revert"):
+                index.setdefault((event.name, event.kind), []).append(event)
+        return {key: tuple(events) for key, events in index.items()}
+
+    def call_events(self, name: str, action: str) -> tuple[Event, ...]:
+        """The start and end events of every ``execute`` or ``revert`` call of an atom."""
+        return self._call_events.get((self.atom(name).name, action), ())
+
     def calls(self, name: str, action: Literal["execute", "revert"]) -> tuple[Event, ...]:
         """The events that ended each ``execute`` or ``revert`` call of an atom."""
-        atom_name = self.atom(name).name
-        return tuple(
-            event
-            for event in self.events
-            if event.kind == action and event.name == atom_name and event.is_call_end
-        )
+        return tuple(event for event in self.call_events(name, action) if event.is_call_end)
 
     def attempts(self, name: str) -> int:
         """How many times the atom's ``execute`` was attempted (real or injected)."""

@@ -1,0 +1,163 @@
+"""--flowfault-sweep, --flowfault-replay and counterexample files, as a CI run sees them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+SUITE = """
+from taskflow import task
+from taskflow.patterns import linear_flow
+from taskflow.retry import Times
+from boot import STORE, boot_flow
+
+
+class CreatePort(task.Task):
+    def execute(self):
+        return {"id": "port-1"}
+
+    def revert(self, result, **kwargs):
+        result["id"]  # crashes when its own execute failed: result is a Failure
+
+
+class Attach(task.Task):
+    def execute(self):
+        return None
+
+
+def test_resilient(flowfault):
+    flowfault.run(boot_flow(retry=Times(3)), store=STORE).assert_succeeded()
+
+
+def test_buggy(flowfault):
+    flow = linear_flow.Flow("ports").add(CreatePort("create_port"), Attach("attach"))
+    flowfault.run(flow).assert_succeeded()
+
+
+def test_not_using_the_fixture():
+    pass
+"""
+
+
+def variant_outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Test id -> PASSED/FAILED, from -v output (sweep variants included).
+
+    Plain pytest prints ``nodeid PASSED``; xdist prints ``[gw0] PASSED nodeid``.
+    """
+    text = result.stdout.str()
+    serial = re.findall(r"^(\S+::\S+.*?) (PASSED|FAILED)", text, re.MULTILINE)
+    xdist = re.findall(
+        r"^\[gw\d+\]\s+\[[^\]]*\]\s+(PASSED|FAILED) (\S+::.*?)\s*$", text, re.MULTILINE
+    )
+    return dict(serial) | {nodeid: outcome for outcome, nodeid in xdist}
+
+
+class TestSweepOption:
+    def test_variants_are_run_and_judged_by_their_flows(self, boot: pytest.Pytester) -> None:
+        """Each fault point of each passing fixture test becomes a reported variant."""
+        boot.makepyfile(test_suite=SUITE)
+        result = boot.runpytest("--flowfault-sweep", "-v")
+        outcomes = variant_outcomes(result)
+        sweep_ids = sorted(nodeid for nodeid in outcomes if "[flowfault-sweep " in nodeid)
+        assert [
+            "test_suite.py::test_buggy[flowfault-sweep FaultPlan(Fault.fail('attach'))]",
+            "test_suite.py::test_buggy[flowfault-sweep FaultPlan(Fault.fail('create_port'))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail("
+            "'attach_volume_to_instance'))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail("
+            "'attach_volume_to_instance', times=1))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail('create_instance'))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail("
+            "'create_instance', times=1))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail('create_volume'))]",
+            "test_suite.py::test_resilient[flowfault-sweep FaultPlan(Fault.fail("
+            "'create_volume', times=1))]",
+        ] == sweep_ids
+        failed = sorted(nodeid for nodeid, outcome in outcomes.items() if outcome == "FAILED")
+        # The permanent faults make test_resilient's own assert_succeeded() fail, yet those
+        # variants pass: the flow was reverted and compensated. Only the real leak fails.
+        assert [
+            "test_suite.py::test_buggy[flowfault-sweep FaultPlan(Fault.fail('create_port'))]"
+        ] == failed
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+    def test_failing_variant_shows_the_problem_and_how_to_replay_it(
+        self, boot: pytest.Pytester
+    ) -> None:
+        """The failure names the plan, the problem, and a line that replays the variant."""
+        boot.makepyfile(test_suite=SUITE)
+        result = boot.runpytest("--flowfault-sweep", "-k", "buggy", "--flowfault-seed=4")
+        result.stdout.fnmatch_lines(
+            [
+                "flowfault sweep: not survived under FaultPlan(Fault.fail('create_port'))",
+                "run 1 (flow 'ports'): the flow ended FAILURE, not REVERTED; 'create_port' "
+                "failed to revert: TypeError(*",
+                "*- flowfault -*",
+                "  Fault.fail('create_port')  (from --flowfault-sweep)",
+                "reproduce: pytest test_suite.py::test_buggy --flowfault-seed=4 "
+                "'--flowfault-replay=FaultPlan(Fault.fail('\"'\"'create_port'\"'\"'))'",
+            ]
+        )
+
+    def test_revert_kind_and_bad_kinds(self, boot: pytest.Pytester) -> None:
+        """KINDS picks the fault kinds; an unknown kind is a usage error."""
+        boot.makepyfile(test_suite=SUITE)
+        result = boot.runpytest("--flowfault-sweep=revert", "-v", "-k", "resilient")
+        assert 3 == sum("flowfault-sweep" in nodeid for nodeid in variant_outcomes(result))
+        bad = boot.runpytest("--flowfault-sweep=sometimes")
+        assert bad.ret == pytest.ExitCode.USAGE_ERROR
+        bad.stderr.fnmatch_lines(
+            ["*argument --flowfault-sweep: 'sometimes': give kinds separated by commas, from "
+             "transient, permanent, revert"]
+        )
+
+    def test_same_variants_with_two_xdist_workers(self, boot: pytest.Pytester) -> None:
+        """-n 2 runs and judges the same variants."""
+        boot.makepyfile(test_suite=SUITE)
+        serial = variant_outcomes(boot.runpytest_subprocess("--flowfault-sweep", "-v"))
+        parallel = variant_outcomes(
+            boot.runpytest_subprocess("--flowfault-sweep", "-v", "-p", "xdist", "-n", "2")
+        )
+        assert 11 == len(serial)
+        assert serial == parallel
+
+
+class TestReplay:
+    def test_replay_code_puts_the_plan_in_force(self, boot: pytest.Pytester) -> None:
+        """--flowfault-replay=FaultPlan(...) reproduces a variant's failure."""
+        boot.makepyfile(test_suite=SUITE)
+        result = boot.runpytest(
+            "-k", "buggy", "--flowfault-replay=FaultPlan(Fault.fail('create_port'))"
+        )
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["  Fault.fail('create_port')  (from --flowfault-replay)"])
+
+    def test_counterexamples_file_round_trip(self, boot: pytest.Pytester) -> None:
+        """A report run writes each failure's plan; replaying the file repeats the failure."""
+        boot.makepyfile(test_suite=SUITE)
+        boot.runpytest("--flowfault-sweep", "--flowfault-report=out/r.json")
+        counterexamples = json.loads((boot.path / "out" / "r.counterexamples.json").read_text())
+        assert {"test_suite.py::test_buggy": ["FaultPlan(Fault.fail('create_port'))"]} == (
+            counterexamples["tests"]
+        )
+        replayed = boot.runpytest("--flowfault-replay=out/r.counterexamples.json")
+        replayed.assert_outcomes(passed=2, failed=1)
+        replayed.stdout.fnmatch_lines(["FAILED test_suite.py::test_buggy*"])
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("FaultPlan(Fault.fail(", "*--flowfault-replay='FaultPlan(Fault.fail(': not a fault "
+             "plan (SyntaxError: *"),
+            ("open('x')", "*: not a fault plan (NameError: open has no place in a fault plan)*"),
+            ("3", "*--flowfault-replay='3': it makes a int, not a FaultPlan"),
+            ("missing.json", "*--flowfault-replay='missing.json': *No such file*"),
+        ],
+    )
+    def test_bad_replay_values(self, boot: pytest.Pytester, value: str, message: str) -> None:
+        """A replay value that is neither plan code nor a readable file is a usage error."""
+        result = boot.runpytest(f"--flowfault-replay={value}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])
