@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_flowfault.engine import run_flow as run_flow
     from pytest_flowfault.engine import sweep as sweep
+    from pytest_flowfault.errors import FlowCrash as FlowCrash
     from pytest_flowfault.errors import InjectedFault as InjectedFault
+    from pytest_flowfault.errors import MissingExtra as MissingExtra
     from pytest_flowfault.errors import InvalidFaultPlan as InvalidFaultPlan
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
@@ -35,7 +37,9 @@ _EXPORTS = {
     "FaultPlan": "pytest_flowfault.plan",
     "FlowFault": "pytest_flowfault.fixture",
     "FlowRun": "pytest_flowfault.record",
+    "FlowCrash": "pytest_flowfault.errors",
     "InjectedFault": "pytest_flowfault.errors",
+    "MissingExtra": "pytest_flowfault.errors",
     "InvalidFaultPlan": "pytest_flowfault.errors",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
@@ -53,8 +57,10 @@ __all__ = [
     "FaultPlan",
     "FlowFault",
     "FlowRun",
+    "FlowCrash",
     "InjectedFault",
     "InvalidFaultPlan",
+    "MissingExtra",
     "UnknownAtom",
     "UnmatchedFault",
     "SweepError",

@@ -91,6 +91,56 @@ def check_not_run(run: FlowRun, name: str) -> str | None:
     )
 
 
+def check_resumed(run: FlowRun) -> str | None:
+    if run.resumed_from is None:
+        return _with_timeline(
+            run, f"expected flow {run.flow_name!r} to be a resumed run, but it started afresh"
+        )
+    if not run.succeeded:
+        return _with_timeline(
+            run, f"expected the resumed flow {run.flow_name!r} to succeed, but it ended "
+            f"{_outcome(run)}"
+        )
+    return None
+
+
+def check_executed_once(run: FlowRun, name: str) -> str | None:
+    atom_name = run.atom(name).name
+    counts = [
+        sum(event.what in _SUCCESS for event in part.calls(atom_name, "execute"))
+        for part in run.chain()
+    ]
+    if sum(counts) == 1:
+        return None
+    per_run = ", ".join(
+        f"{part.state} run: {count}" for part, count in zip(run.chain(), counts)
+    )
+    return _with_timeline(
+        run,
+        f"expected {atom_name!r} to execute successfully once across the crash and the "
+        f"resumption, but it did {_times(sum(counts))} ({per_run})",
+    )
+
+
+def check_no_lost_results(run: FlowRun) -> str | None:
+    if run.resumed_from is None:
+        raise TypeError("assert_no_lost_results() needs a resumed run (flowfault.resume(...))")
+    saved = run.resumed_from.atom_results
+    lost = [
+        f"{name!r}: {value!r} before the crash, "
+        + (f"{run.atom_results[name]!r} after" if name in run.atom_results else "gone after")
+        for name, value in saved.items()
+        if run.atom_results.get(name, _MISSING) != value
+    ]
+    if not lost:
+        return None
+    listed = "\n".join(f"  - {line}" for line in lost)
+    return _with_timeline(run, f"results saved before the crash were lost:\n{listed}")
+
+
+_MISSING = object()
+
+
 def check_order(run: FlowRun, names: Sequence[str]) -> str | None:
     if not names:
         raise TypeError("assert_order() needs at least one atom name")

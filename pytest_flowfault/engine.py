@@ -12,20 +12,23 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from pytest_flowfault import explore
-from pytest_flowfault.errors import UnmatchedFault
+from pytest_flowfault.errors import FlowCrash, UnmatchedFault
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import Action, Fault, FaultPlan, closest_name, unmatched_message
-from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, RunInfo
+from pytest_flowfault.persist import open_backend, reload_flow_detail
+from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, ResumePoint, RunInfo
 
 with warnings.catch_warnings():
     # oslo.utils warns about eventlet on every import of taskflow.engines; it is not
@@ -63,6 +66,8 @@ class Session:
         #: Called for each fault that fires, and for each run that finishes.
         self.on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None
         self.on_finished: Callable[[FlowRun], None] | None = None
+        #: Where "dir" and "sqlite" backends live (the fixture points it at tmp_path).
+        self.directory: Callable[[], Path] = _temporary_directory
         self._lock = threading.Lock()
         self._runs: list[tuple[int, FlowRun]] = []
         self._started = itertools.count()
@@ -88,26 +93,84 @@ class Session:
         extra: FaultPlan | None = None,
         store: dict[str, Any] | None = None,
         engine: str = "serial",
+        backend: Any = None,
         **engine_options: Any,
     ) -> FlowRun:
         """Load ``flow`` into a TaskFlow engine, run it under this session, and return the run.
 
-        The flow's own failure is captured in the returned run instead of raised; errors
-        that stop the flow from starting (``MissingDependencies``, duplicate names, …)
-        propagate unchanged.
+        The flow's own failure (and a crash fault's crash) is captured in the returned run
+        instead of raised; errors that stop the flow from starting (``MissingDependencies``,
+        duplicate names, …) propagate unchanged. ``backend`` is a persistence backend
+        (see :func:`pytest_flowfault.persist.open_backend`).
         """
         _check_engine_name(engine)
-        if engine == "parallel" and "executor" not in engine_options:
-            engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
-        loaded = taskflow.engines.load(flow, store=store, engine=engine, **engine_options)
+        if backend is not None:
+            engine_options["backend"] = open_backend(backend, self.directory)
+        loaded = taskflow.engines.load(
+            flow, store=store, engine=engine, **self._with_pool(engine, engine_options)
+        )
+        return self._drive_to_end(loaded, extra=extra)
+
+    def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
+        """Continue a crashed or suspended run from what its storage holds.
+
+        Completed atoms are skipped, atoms left RUNNING run again. Crash faults are not
+        in force for the resumption (they would only crash it again).
+        """
+        point = run.resume_point
+        if point is None:
+            raise ValueError(
+                f"{run!r} cannot be resumed: only runs started by flowfault.run() or "
+                f"run_flow() keep what resuming needs"
+            )
+        if run.state not in ("CRASHED", "SUSPENDED", "RUNNING"):
+            raise ValueError(
+                f"flow {run.flow_name!r} ended {run.state}: only a CRASHED or SUSPENDED run "
+                f"can be resumed"
+            )
+        detail = (
+            reload_flow_detail(point.backend, point.flow_detail.uuid)
+            if point.backend is not None
+            else point.flow_detail
+        )
+        engine = engine_options.pop("engine", point.engine)
+        loaded = taskflow.engines.load(
+            point.flow,
+            flow_detail=detail,
+            backend=point.backend,
+            engine=engine,
+            **self._with_pool(engine, engine_options),
+        )
+        return self._drive_to_end(loaded, resumed_from=run, without_crashes=True)
+
+    def _drive_to_end(
+        self,
+        loaded: Any,
+        *,
+        extra: FaultPlan | None = None,
+        resumed_from: FlowRun | None = None,
+        without_crashes: bool = False,
+    ) -> FlowRun:
         finished: list[FlowRun] = []
         try:
-            for _state in drive(loaded, self, extra=extra, finished=finished):
+            for _state in drive(
+                loaded,
+                self,
+                extra=extra,
+                finished=finished,
+                resumed_from=resumed_from,
+                without_crashes=without_crashes,
+            ):
                 pass
-        except Exception:
+        except (Exception, FlowCrash):
             if not finished:
                 raise
         return finished[0]
+
+    def _with_pool(self, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
+        if engine == "parallel" and "executor" not in engine_options:
+            engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
+        return engine_options
 
     def close(self) -> None:
         """Shut down the worker pools this session lent to parallel engines."""
@@ -141,6 +204,8 @@ def drive(
     extra: FaultPlan | None = None,
     timeout: float | None = None,
     finished: list[FlowRun] | None = None,
+    resumed_from: FlowRun | None = None,
+    without_crashes: bool = False,
 ) -> Generator[str, Any, None]:
     """``engine.run_iter()`` with the session's faults applied and the run recorded.
 
@@ -157,6 +222,8 @@ def drive(
     atoms = list(kinds)
     started = session._saw({atom.name: kind for atom, kind in kinds.items()})
     plan = session.plan + extra if extra is not None else session.plan
+    if without_crashes:
+        plan = FaultPlan(*(fault for fault in plan if not fault.kind.startswith("crash")))
     info = RunInfo(engine.storage.flow_name, _engine_kind(engine))
     on_injected = session.on_injected
     recorder = Recorder()
@@ -166,6 +233,8 @@ def drive(
             engine.notifier, notifier.Notifier.ANY, recorder.on_flow_state
         ), notifier.register_deregister(
             engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
+        ), notifier.register_deregister(
+            engine.atom_notifier, notifier.Notifier.ANY, _crash_after(plan, kinds, recorder)
         ), Injector(
             kinds.items(),
             plan,
@@ -179,15 +248,23 @@ def drive(
         raise
     finally:
         if recorder.started:
+            crashed = isinstance(error, FlowCrash)
             run = recorder.finish(
                 flow_name=info.flow_name,
                 engine=info.engine,
-                state=engine.storage.get_flow_state(),
+                state="CRASHED" if crashed else engine.storage.get_flow_state(),
                 error=error,
                 results=_results(engine),
                 plan=plan,
                 atoms=tuple(_atom_info(atom, kind, graph) for atom, kind in kinds.items()),
                 dependencies=_dependencies(graph, atoms),
+                resumed_from=resumed_from,
+                resume_point=ResumePoint(
+                    engine._flow, engine.storage._flowdetail, engine._backend, info.engine
+                ),
+                atom_results=(
+                    _atom_results(engine, kinds) if crashed or resumed_from is not None else {}
+                ),
             )
             session._add(started, run)
             if finished is not None:
@@ -220,6 +297,39 @@ def _lent_pool(engine: Any, enabled: bool) -> Iterator[None]:
             yield
         finally:
             task_executor._executor, task_executor._own_executor = None, True
+
+
+def _crash_after(
+    plan: FaultPlan, kinds: dict[Any, str], recorder: Recorder
+) -> Callable[[str, Any], None]:
+    """A notifier callback that kills the engine once a ``crash_after`` task succeeded.
+
+    TaskFlow saves the result before it notifies (``actions/task.py``), and its notifier
+    only swallows ``Exception``: the ``FlowCrash`` leaves storage as a SIGKILL would.
+    """
+    targets = [fault for fault in plan if fault.kind == "crash_after"]
+
+    def on_state(state: str, details: Any) -> None:
+        name = details.get("task_name")
+        if state == "SUCCESS" and name and any(fault.matches(name) for fault in targets):
+            recorder.add("task", name, "CRASH", old_state=state)
+            raise FlowCrash(name, "after")
+
+    return on_state
+
+
+def _atom_results(engine: Any, kinds: dict[Any, str]) -> dict[str, Any]:
+    """The saved result of every task that is SUCCESS in storage."""
+    storage = engine.storage
+    return {
+        atom.name: storage.get(atom.name)
+        for atom, kind in kinds.items()
+        if kind == "task" and storage.get_atom_state(atom.name) == "SUCCESS"
+    }
+
+
+def _temporary_directory() -> Path:
+    return Path(tempfile.mkdtemp(prefix="flowfault-"))
 
 
 _active_sessions: list[Session] = []

@@ -33,3 +33,23 @@ class UnknownAtom(LookupError):
 
 class UnmatchedFault(AssertionError):
     """A fault targeted no atom of any flow run during the test (usually a typo)."""
+
+
+class FlowCrash(BaseException):
+    """A crash fault fired: the engine "dies" here, its storage left as a SIGKILL leaves it.
+
+    A ``BaseException``, so that it passes every ``except Exception`` in TaskFlow: the
+    flow stays RUNNING in storage, completed atoms SUCCESS, the crashed one RUNNING.
+    """
+
+    def __init__(self, atom: str, when: str) -> None:
+        super().__init__(atom, when)
+        self.atom = atom
+        self.when = when
+
+    def __str__(self) -> str:
+        return f"flowfault crashed the engine {self.when} {self.atom!r}"
+
+
+class MissingExtra(ImportError):
+    """A feature needs packages that are not installed; the message names the extra."""

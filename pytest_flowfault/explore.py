@@ -225,7 +225,7 @@ def _pairs(
 ) -> tuple[list[Variant], dict[str, int], int]:
     """Two faults at once, where each still fires in the other's single-fault run.
 
-    If fault B never fires in the run with fault A alone (its task no longer runs, or is
+    If none of B's faults fire in the run with A alone (their tasks no longer run, or are
     no longer reverted), the run with both is that same run: nothing new to see.
     """
     tasks = [atom.name for atom in baseline.atoms if atom.kind == "task"]
@@ -244,7 +244,7 @@ def _pairs(
         elif first not in single_run or second not in single_run:
             reason = PRUNED_NO_RETRY
         elif not (
-            _fires(second, single_run[first]) and _fires(first, single_run[second])
+            _fires(second, single_run[first], last) and _fires(first, single_run[second], last)
         ):
             reason = PRUNED_DID_NOT_RUN
         else:
@@ -265,11 +265,16 @@ def _pairs(
     return variants, pruned, naive
 
 
-def _fires(point: FaultPoint, run: FlowRun) -> bool:
-    """Whether a fault point's own fault would have fired somewhere in ``run``."""
-    if point.kind == "revert":
-        return run.reverts(point.task) > 0
-    return run.attempts(point.task) > 0
+def _fires(point: FaultPoint, run: FlowRun, last: str) -> bool:
+    """Whether any of a fault point's faults would have fired somewhere in ``run``.
+
+    A revert point is two faults (its task's revert, and the last task failing): either
+    one striking makes the run with both points differ from ``run``.
+    """
+    return any(
+        run.reverts(fault.target) > 0 if fault.action == "revert" else run.attempts(fault.target) > 0
+        for fault in point.faults(last)
+    )
 
 
 def fault_points_of(runs: Iterable[FlowRun], kinds: Sequence[str]) -> list[FaultPlan]:

@@ -94,6 +94,28 @@ class FlowFault:
         if revert_rate:
             self._add(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
 
+    def crash(self, *, after: str | None = None, during: str | None = None) -> Fault:
+        """Make the engine die after ``after`` completed (its result saved), or inside
+        ``during``'s execute. The run ends CRASHED, its storage as a SIGKILL leaves it;
+        :meth:`resume` continues it. Runs the code under test starts raise ``FlowCrash``.
+        """
+        if (after is None) == (during is None):
+            raise TypeError("flowfault.crash() takes exactly one of after= or during=")
+        origin = _caller("flowfault.crash()")
+        if after is not None:
+            return self._add(Fault.crash_after(after), origin)
+        assert during is not None
+        return self._add(Fault.crash_during(during), origin)
+
+    def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
+        """Continue a CRASHED (or suspended) run from its persistence backend.
+
+        >>> flowfault.crash(after="create_instance")                      # doctest: +SKIP
+        >>> crashed = flowfault.run(boot_flow(), store=STORE, backend="sqlite")  # doctest: +SKIP
+        >>> flowfault.resume(crashed).assert_executed_once("create_instance")    # doctest: +SKIP
+        """
+        return self._session.resume(run, **engine_options)
+
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""
         if isinstance(faults, Fault):
@@ -118,7 +140,9 @@ class FlowFault:
         """Run ``flow`` on the real TaskFlow engine with the faults in force.
 
         ``engine`` defaults to :attr:`engine` (``"serial"`` unless the test is
-        parametrized with ``@pytest.mark.flowfault(engines=[...])``).
+        parametrized with ``@pytest.mark.flowfault(engines=[...])``). ``backend=`` persists
+        the run: ``"memory"``, ``"dir"`` or ``"sqlite"`` (in the test's ``tmp_path``), a
+        TaskFlow backend conf, or a URL.
 
         ``plan`` adds faults for this run only. The flow's failure is returned in the
         :class:`FlowRun`, never raised; errors that keep the flow from starting

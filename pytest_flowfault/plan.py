@@ -18,15 +18,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
+from pytest_flowfault.errors import FlowCrash, InjectedFault, InvalidFaultPlan
 
-FaultKind = Literal["fail", "fail_revert", "side_effect", "chaos", "chaos_revert"]
+FaultKind = Literal[
+    "fail", "fail_revert", "side_effect", "chaos", "chaos_revert", "crash_after", "crash_during"
+]
 Action = Literal["execute", "revert"]
 ExceptionSpec = Union[type[Exception], Exception]
 
 _DEFAULT_KEY = ("mock.DEFAULT",)
 
-_KINDS: tuple[FaultKind, ...] = ("fail", "fail_revert", "side_effect", "chaos", "chaos_revert")
+_KINDS: tuple[FaultKind, ...] = (
+    "fail", "fail_revert", "side_effect", "chaos", "chaos_revert", "crash_after", "crash_during"
+)
 _REVERT_KINDS = ("fail_revert", "chaos_revert")
 
 
@@ -86,7 +90,7 @@ class Injection:
     """What a fault does to one attempt: raise ``error``, or return ``value`` instead."""
 
     fault: Fault
-    error: Exception | None = None
+    error: BaseException | None = None
     value: object = None
 
 
@@ -182,6 +186,16 @@ class Fault:
         """Each ``revert`` fails with probability ``rate``, drawn from ``seed``."""
         return cls("chaos_revert", target, exc=exc, rate=rate, seed=seed)
 
+    @classmethod
+    def crash_after(cls, target: str) -> Fault:
+        """The engine dies right after the task completed and its result was saved."""
+        return cls("crash_after", target)
+
+    @classmethod
+    def crash_during(cls, target: str) -> Fault:
+        """The engine dies inside the task's ``execute``, before its code runs."""
+        return cls("crash_during", target)
+
     @property
     def action(self) -> Action:
         """The atom method this fault acts on."""
@@ -192,7 +206,14 @@ class Fault:
         return target_matches(self.target, atom_name, kind)
 
     def injection(self, atom_name: str, attempt: int, flow_name: str = "") -> Injection | None:
-        """What this fault does to ``attempt`` (1-based) of its action, or None."""
+        """What this fault does to ``attempt`` (1-based) of its action, or None.
+
+        ``crash_after`` never acts on a call: the engine fires it when the task succeeds.
+        """
+        if self.kind == "crash_after":
+            return None
+        if self.kind == "crash_during":
+            return Injection(self, error=FlowCrash(atom_name, "during"))
         if self.kind in ("chaos", "chaos_revert"):
             assert self.rate is not None and self.seed is not None
             draw = _uniform(self.seed, flow_name, atom_name, self.action, attempt)

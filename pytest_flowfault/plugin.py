@@ -192,6 +192,7 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
     """
     state = request.node.stash.get(_STATE, None) or _start(request.node)
     state.fixture.engine = flowfault_engine
+    state.fixture.session.directory = lambda: request.getfixturevalue("tmp_path")
     return state.fixture
 
 

@@ -62,6 +62,16 @@ class RunInfo:
     engine: str
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """What resuming a run needs: its flow, its flow detail, backend and engine kind."""
+
+    flow: Any
+    flow_detail: Any
+    backend: Any
+    engine: str
+
+
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
     """An atom of the run's flow: its name, kind, whether its revert does anything, and
@@ -92,6 +102,11 @@ class FlowRun:
     #: ``(before, after)`` atom pairs: ``after`` only runs once ``before`` has finished.
     dependencies: tuple[tuple[str, str], ...] = ()
     recorder_errors: tuple[str, ...] = ()
+    #: The crashed (or suspended) run this one resumed.
+    resumed_from: FlowRun | None = field(default=None, compare=False)
+    resume_point: ResumePoint | None = field(default=None, compare=False)
+    #: Saved results of the tasks that were SUCCESS at the end (crashed and resumed runs).
+    atom_results: Mapping[str, Any] = field(default_factory=dict, compare=False)
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -202,6 +217,31 @@ class FlowRun:
         __tracebackhide__ = True
         assertions.fail_if(assertions.check_compensated(self, strict=strict))
 
+    def assert_resumed(self) -> None:
+        """Fail unless this run resumed a crashed or suspended run and then succeeded."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_resumed(self))
+
+    def assert_executed_once(self, name: str) -> None:
+        """Fail unless the task's execute succeeded exactly once across the crashed run(s)
+        and this resumption: a task that completed before the crash must not run again."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_executed_once(self, name))
+
+    def assert_no_lost_results(self) -> None:
+        """Fail if a result saved before the crash is missing or changed after resuming."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_no_lost_results(self))
+
+    def chain(self) -> tuple[FlowRun, ...]:
+        """This run and the runs it resumed, first run first."""
+        runs: list[FlowRun] = []
+        run: FlowRun | None = self
+        while run is not None:
+            runs.append(run)
+            run = run.resumed_from
+        return tuple(reversed(runs))
+
     def assert_not_run(self, name: str) -> None:
         """Fail if the atom's ``execute`` was attempted at all."""
         __tracebackhide__ = True
@@ -278,6 +318,9 @@ class Recorder:
         plan: FaultPlan,
         atoms: tuple[AtomInfo, ...],
         dependencies: tuple[tuple[str, str], ...],
+        resumed_from: FlowRun | None = None,
+        resume_point: ResumePoint | None = None,
+        atom_results: Mapping[str, Any] | None = None,
     ) -> FlowRun:
         """Freeze what was recorded into a :class:`FlowRun`."""
         with self._lock:
@@ -293,6 +336,9 @@ class Recorder:
             atoms=atoms,
             dependencies=dependencies,
             recorder_errors=tuple(self._errors),
+            resumed_from=resumed_from,
+            resume_point=resume_point,
+            atom_results=MappingProxyType(dict(atom_results or {})),
         )
 
 

@@ -53,20 +53,21 @@ def fault_plans(
             f"need 0 <= min_faults <= max_faults and max_times >= 1, got min_faults="
             f"{min_faults}, max_faults={max_faults}, max_times={max_times}"
         )
-    targets = st.sampled_from(names)
-    by_kind = {
-        "transient": st.builds(
-            lambda name, times: Fault.fail(name, times=times),
-            targets,
-            st.integers(1, max_times),
-        ),
-        "permanent": targets.map(Fault.fail),
-        "revert": targets.map(Fault.fail_revert),
-    }
-    faults = st.one_of(*(by_kind[kind] for kind in chosen))
+    # Every fault draws a kind, a target and a times, used or not: then each shrinks on its
+    # own, toward the first kind, the first name and times=1.
+    faults = st.builds(_fault, st.sampled_from(chosen), st.sampled_from(names),
+                       st.integers(1, max_times))
     return st.lists(faults, min_size=min_faults, max_size=max_faults, unique=True).map(
         lambda chosen_faults: FaultPlan(*chosen_faults)
     )
+
+
+def _fault(kind: str, name: str, times: int) -> Fault:
+    if kind == "transient":
+        return Fault.fail(name, times=times)
+    if kind == "permanent":
+        return Fault.fail(name)
+    return Fault.fail_revert(name)
 
 
 def _names(flow_or_atom_names: Any) -> list[str]:
