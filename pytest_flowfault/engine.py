@@ -408,11 +408,13 @@ def sweep(
     max_faults: int = 1,
     check: Callable[[FlowRun], object] | None = None,
     strict: bool = False,
+    backend: Any = None,
+    directory: Callable[[], Path] | None = None,
     **engine_options: Any,
 ) -> SweepReport:
     """Run a fresh flow from ``make_flow()`` once without faults, then once per fault point.
 
-    Kinds are ``"transient"``, ``"permanent"`` and ``"revert"`` (see
+    Kinds are ``"transient"``, ``"permanent"``, ``"revert"`` and ``"crash"`` (see
     :mod:`pytest_flowfault.explore`); ``max_faults=2`` explores pairs. A variant is ok when
     the flow succeeded, or ended REVERTED and compensated (``strict`` as in
     ``assert_compensated``), and ``check(run)`` did not raise ``AssertionError``.
@@ -424,12 +426,23 @@ def sweep(
             f"sweep() takes a callable that builds a fresh flow for every run, e.g. "
             f"lambda: boot_flow(), got {type(make_flow).__name__}"
         )
+    kinds = explore.check_kinds(kinds)
+    if "crash" in kinds and backend is None:
+        backend = "memory"  # resuming needs the crashed run's storage
     session = Session()
+    if directory is not None:
+        session.directory = directory
     try:
         return explore.sweep_flow(
             lambda plan: session.run(
-                make_flow(), extra=plan, store=store, engine=engine, **engine_options
+                make_flow(),
+                extra=plan,
+                store=store,
+                engine=engine,
+                backend=backend,
+                **engine_options,
             ),
+            resume=session.resume,
             kinds=kinds,
             max_faults=max_faults,
             check=check,

@@ -6,7 +6,10 @@ A *fault point* is a (task, kind) pair. Kinds:
 * ``permanent``: every attempt fails;
 * ``revert``: the task's ``revert`` fails while the flow is rolled back from a permanent
   failure of the last task that ran (a revert fault alone never fires in a flow that
-  succeeds, so this is the smallest run in which it matters).
+  succeeds, so this is the smallest run in which it matters);
+* ``crash``: the engine dies right after the task completed; the run is then resumed from
+  its backend, and must succeed without running any completed task again or losing a
+  saved result. Crash points are not paired with other faults.
 
 Pruning never loses a distinct outcome: it only skips runs that are provably the same as
 one already made (the fault would never fire, or it equals another variant).
@@ -22,7 +25,7 @@ from pytest_flowfault.assertions import compensation_problems
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.record import FlowRun
 
-KINDS = ("transient", "permanent", "revert")
+KINDS = ("transient", "permanent", "revert", "crash")
 Check = Callable[[FlowRun], object]
 
 PRUNED_NEVER_RAN = "the task never ran in the baseline"
@@ -30,6 +33,7 @@ PRUNED_NO_RETRY = "transient is permanent: no retry controller above the task"
 PRUNED_SAME_TASK = "two faults on one task"
 PRUNED_DID_NOT_RUN = "the second task never ran once the first fault struck"
 PRUNED_SAME_FAULTS = "the same faults as another variant"
+PRUNED_CRASH_PAIR = "crash points are not paired"
 
 
 class SweepError(RuntimeError):
@@ -48,6 +52,8 @@ class FaultPoint:
             return (Fault.fail(self.task, times=1),)
         if self.kind == "permanent":
             return (Fault.fail(self.task),)
+        if self.kind == "crash":
+            return (Fault.crash_after(self.task),)
         return (Fault.fail(last_task), Fault.fail_revert(self.task))
 
 
@@ -85,8 +91,8 @@ class SweepReport:
 
     @property
     def runs(self) -> int:
-        """Engine runs made, the baseline included."""
-        return len(self.variants) + 1
+        """Engine runs made, the baseline included (a crash variant is two: crash, resume)."""
+        return 1 + sum(len(variant.run.chain()) for variant in self.variants)
 
     def assert_resilient(self) -> None:
         """Fail, listing every failing plan as code with its problem and timeline."""
@@ -133,6 +139,26 @@ def verdict(run: FlowRun, *, check: Check | None = None, strict: bool = False) -
     return "; ".join(problems) or None
 
 
+def crash_verdict(resumed: FlowRun) -> str | None:
+    """What is wrong with the resumption of a crashed run, or None."""
+    crashed = resumed.chain()[0]
+    problems = []
+    if not resumed.succeeded:
+        problems.append(f"the resumed flow ended {resumed.state}")
+    for atom in resumed.atoms:
+        if atom.kind != "task":
+            continue
+        done = sum(
+            event.what == "ok" for run in resumed.chain() for event in run.calls(atom.name, "execute")
+        )
+        if done > 1:
+            problems.append(f"{atom.name!r} ran again after the crash ({done} times in all)")
+    for name, value in crashed.atom_results.items():
+        if resumed.atom_results.get(name) != value:
+            problems.append(f"{name!r}'s result saved before the crash was lost")
+    return "; ".join(problems) or None
+
+
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(kinds)
     unknown = [kind for kind in chosen if kind not in KINDS]
@@ -176,6 +202,7 @@ def last_task(run: FlowRun) -> str:
 def sweep_flow(
     run: Callable[[FaultPlan], FlowRun],
     *,
+    resume: Callable[[FlowRun], FlowRun] | None = None,
     kinds: Iterable[str] = ("transient", "permanent"),
     max_faults: int = 1,
     check: Check | None = None,
@@ -199,6 +226,12 @@ def sweep_flow(
     for point in points:
         plan = FaultPlan(*point.faults(last))
         variant_run = run(plan)
+        if point.kind == "crash":
+            if resume is None:
+                raise ValueError("a crash sweep needs a way to resume its runs")
+            resumed = resume(variant_run)
+            variants.append(Variant(plan, resumed, crash_verdict(resumed)))
+            continue
         variants.append(
             Variant(plan, variant_run, verdict(variant_run, check=check, strict=strict))
         )
@@ -237,8 +270,10 @@ def _pairs(
     all_points = [FaultPoint(task, kind) for task in tasks for kind in kinds]
     for first, second in itertools.combinations(all_points, 2):
         naive += 1
-        if first.task == second.task:
-            reason: str | None = PRUNED_SAME_TASK
+        if "crash" in (first.kind, second.kind):
+            reason: str | None = PRUNED_CRASH_PAIR
+        elif first.task == second.task:
+            reason = PRUNED_SAME_TASK
         elif not (baseline.attempts(first.task) and baseline.attempts(second.task)):
             reason = PRUNED_NEVER_RAN
         elif first not in single_run or second not in single_run:

@@ -187,6 +187,7 @@ class FlowFault:
             make_flow,
             store=store,
             engine=engine or self.engine,
+            directory=self._session.directory,
             kinds=kinds,
             max_faults=max_faults,
             check=check,

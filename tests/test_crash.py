@@ -188,3 +188,26 @@ class TestReliability:
                 resumed.assert_executed_once(name)
                 assert 1 == log.count(name, "execute"), name
             session.close()
+
+
+class TestCrashSweep:
+    def test_crash_after_each_task_then_resume(self, log: Log) -> None:
+        """kinds=("crash",): each task in turn crashes the engine; every resumption is ok."""
+        from pytest_flowfault import sweep
+
+        report = sweep(lambda: boot(log), kinds=("crash",))
+        report.assert_resilient()
+        assert [
+            "FaultPlan(Fault.crash_after('volume'))",
+            "FaultPlan(Fault.crash_after('instance'))",
+            "FaultPlan(Fault.crash_after('attach'))",
+        ] == [repr(variant.plan) for variant in report.variants]
+        assert 7 == report.runs  # baseline + 3 x (crash, resume)
+        assert all(variant.run.resumed_from is not None for variant in report.variants)
+
+    def test_crash_points_are_not_paired(self, log: Log) -> None:
+        """With max_faults=2 pairs involving a crash are pruned, with their reason."""
+        from pytest_flowfault import sweep
+
+        report = sweep(lambda: boot(log), kinds=("crash", "permanent"), max_faults=2)
+        assert 12 == report.pruned["crash points are not paired"]

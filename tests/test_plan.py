@@ -129,7 +129,7 @@ class TestValidation:
             (
                 lambda: Fault("explode", "a"),
                 "unknown fault kind 'explode'; use one of fail, fail_revert, side_effect, chaos, "
-                "chaos_revert",
+                "chaos_revert, crash_after, crash_during",
             ),
             (
                 lambda: FaultPlan(Fault.fail("a"), "b"),

@@ -92,7 +92,7 @@ class TestFaultPlansDraws:
 
 class TestFaultPlansShrinking:
     def test_a_plan_touching_b_shrinks_to_one_transient_fault_on_b(self) -> None:
-        """Fewer faults, the first kind (transient), the smallest times: Fault.fail('b', times=1)."""
+        """One fault, of the first kind (transient), striking once: Fault.fail('b', times=1)."""
         found = find(
             fault_plans(["a", "b", "c"], max_faults=3),
             lambda plan: any(fault.target == "b" for fault in plan),
