@@ -116,6 +116,30 @@ class FlowFault:
         """
         return self._session.resume(run, **engine_options)
 
+    def run_in_subprocess(
+        self,
+        factory: str,
+        *,
+        crash_after: str | None = None,
+        crash_during: str | None = None,
+        backend: Any = "sqlite",
+        store: dict[str, Any] | None = None,
+    ) -> FlowRun:
+        """Run ``factory`` (``"pkg.module:make_flow"``) in a child process that is SIGKILLed
+        after (or during) a task; return the CRASHED run, rebuilt from its backend, which
+        :meth:`resume` continues in this process.
+        """
+        from pytest_flowfault.persist import backend_conf
+        from pytest_flowfault.process import run_in_subprocess
+
+        return run_in_subprocess(
+            factory,
+            backend_conf(backend, self._session.directory),
+            crash_after=crash_after,
+            crash_during=crash_during,
+            store=store,
+        )
+
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""
         if isinstance(faults, Fault):

@@ -14,13 +14,28 @@ BackendSpec = Any
 
 
 def open_backend(spec: BackendSpec, directory: Callable[[], Path]) -> Any:
-    """A TaskFlow persistence backend with its tables created.
+    """A TaskFlow persistence backend with its tables created (see :func:`backend_conf`)."""
+    from taskflow.persistence import backends
+
+    conf = backend_conf(spec, directory)
+    try:
+        backend = backends.fetch(conf)
+        with contextlib.closing(backend.get_connection()) as connection:
+            connection.upgrade()
+    except ImportError as missing:
+        raise MissingExtra(
+            f"backend={spec!r} needs SQLAlchemy and alembic ({missing}); install them with "
+            f"pip install 'pytest-flowfault[persistence]'"
+        ) from None
+    return backend
+
+
+def backend_conf(spec: BackendSpec, directory: Callable[[], Path]) -> dict[str, Any]:
+    """The TaskFlow backend conf for ``spec``.
 
     ``"memory"``; ``"dir"`` and ``"sqlite"`` in ``directory()`` (the test's ``tmp_path``);
     a conf dict (``{"connection": ...}``); or a URL such as ``postgresql://...``.
     """
-    from taskflow.persistence import backends
-
     if spec == "memory":
         conf: dict[str, Any] = {"connection": "memory"}
     elif spec == "dir":
@@ -37,16 +52,7 @@ def open_backend(spec: BackendSpec, directory: Callable[[], Path]) -> Any:
             f"backend={spec!r}: use 'memory', 'dir', 'sqlite', a TaskFlow backend conf "
             f"({{'connection': ...}}) or a URL such as 'postgresql://user@host/db'"
         )
-    try:
-        backend = backends.fetch(conf)
-        with contextlib.closing(backend.get_connection()) as connection:
-            connection.upgrade()
-    except ImportError as missing:
-        raise MissingExtra(
-            f"backend={spec!r} needs SQLAlchemy and alembic ({missing}); install them with "
-            f"pip install 'pytest-flowfault[persistence]'"
-        ) from None
-    return backend
+    return conf
 
 
 def reload_flow_detail(backend: Any, flow_uuid: str) -> Any:

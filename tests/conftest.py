@@ -11,6 +11,7 @@ import pytest_flowfault.engine  # noqa: F401  (imports taskflow.engines)
 import taskflow.patterns.graph_flow  # noqa: F401
 import taskflow.patterns.linear_flow  # noqa: F401
 import taskflow.patterns.unordered_flow  # noqa: F401
+import taskflow.persistence.backends.impl_sqlalchemy  # noqa: F401  (SQLAlchemy, alembic)
 import taskflow.retry  # noqa: F401
 from flowkit import Log
 

@@ -51,3 +51,17 @@ class Boom(task.Task):
 
     def execute(self) -> None:
         raise ValueError(f"{self.name} is broken")
+
+
+class Plain(task.Task):
+    """A task whose result is its own name (for flows built in another process)."""
+
+    def execute(self) -> str:
+        return self.name
+
+
+def five_steps() -> Any:
+    """A flow factory a child process can import by name: flowkit:five_steps."""
+    from taskflow.patterns import linear_flow
+
+    return linear_flow.Flow("five").add(*(Plain(f"s{i}", provides=f"s{i}") for i in range(5)))

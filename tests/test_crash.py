@@ -211,3 +211,68 @@ class TestCrashSweep:
 
         report = sweep(lambda: boot(log), kinds=("crash", "permanent"), max_faults=2)
         assert 12 == report.pruned["crash points are not paired"]
+
+
+class TestRealProcessDeath:
+    STEPS = [f"s{i}" for i in range(5)]
+
+    @pytest.mark.parametrize("position", range(5))
+    def test_sigkill_after_each_step_then_resume_here(
+        self, boot: pytest.Pytester, position: int
+    ) -> None:
+        """The child is SIGKILLed after step N; this process resumes from SQLite."""
+        boot.makepyfile(
+            f"""
+            def test_sigkill(flowfault):
+                crashed = flowfault.run_in_subprocess("flowkit:five_steps", crash_after="s{position}")
+                assert "CRASHED" == crashed.state
+                assert {self.STEPS[: position + 1]!r} == sorted(crashed.atom_results)
+                resumed = flowfault.resume(crashed)
+                resumed.assert_resumed()
+                resumed.assert_no_lost_results()
+                for step in {self.STEPS!r}:
+                    resumed.assert_executed_once(step)
+                assert {tuple(self.STEPS[position + 1:])!r} == resumed.execution_order()
+            """
+        )
+        boot.syspathinsert(Path(__file__).parent)
+        boot.runpytest().assert_outcomes(passed=1)
+
+    def test_sigkill_during_a_step(self, boot: pytest.Pytester) -> None:
+        """Killed inside s2's execute: s2 is RUNNING in storage and runs again here."""
+        boot.makepyfile(
+            """
+            def test_sigkill(flowfault):
+                crashed = flowfault.run_in_subprocess("flowkit:five_steps", crash_during="s2")
+                assert ["s0", "s1"] == sorted(crashed.atom_results)
+                resumed = flowfault.resume(crashed, engine="parallel")
+                assert ("s2", "s3", "s4") == resumed.execution_order()
+                resumed.assert_resumed()
+            """
+        )
+        boot.syspathinsert(Path(__file__).parent)
+        boot.runpytest().assert_outcomes(passed=1)
+
+    @pytest.mark.parametrize(
+        ("arguments", "message"),
+        [
+            ("'flowkit.five_steps', crash_after='s1'", "factory='flowkit.five_steps': write "
+             "'package.module:function'*"),
+            ("'flowkit:five_steps', crash_after='s9'", "the child process running "
+             "flowkit:five_steps was not killed at crash_after='s9': it exited with 0*"),
+            ("'flowkit:five_steps', crash_after='s1', backend='memory'", "a child process "
+             "cannot share a memory backend: use 'sqlite' or 'dir'"),
+        ],
+    )
+    def test_bad_input(self, boot: pytest.Pytester, arguments: str, message: str) -> None:
+        """Each misuse says what was wrong."""
+        boot.makepyfile(
+            f"""
+            def test_bad(flowfault):
+                flowfault.run_in_subprocess({arguments})
+            """
+        )
+        boot.syspathinsert(Path(__file__).parent)
+        result = boot.runpytest()
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"E * {message}"])

@@ -1,0 +1,133 @@
+"""Real process death: a flow run in a child Python process that is SIGKILLed mid-flow.
+
+The in-process crash (``FlowCrash``) leaves storage as a SIGKILL would, but the process
+lives on: threads, open connections and caches survive. A child that really dies proves
+the flow resumes from nothing but what its backend committed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from pytest_flowfault.persist import open_backend, reload_flow_detail
+from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, ResumePoint
+
+# Runs in the child. It prints the flow detail's uuid, then SIGKILLs itself at the point.
+_CHILD = textwrap.dedent(
+    """
+    import importlib, json, os, signal, sys, warnings
+    warnings.simplefilter("ignore")
+    from taskflow import engines
+    from taskflow.persistence import backends
+    from taskflow.types import notifier
+
+    factory, conf, store, after, during = json.loads(sys.argv[1])
+    module, _, name = factory.partition(":")
+    flow = getattr(importlib.import_module(module), name)()
+    backend = backends.fetch(conf)
+    engine = engines.load(flow, store=store, backend=backend)
+    engine.compile()
+    print(json.dumps(engine.storage.flow_uuid), flush=True)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_state(state, details):
+        if state == "SUCCESS" and details.get("task_name") == after:
+            die()
+
+    engine.atom_notifier.register(notifier.Notifier.ANY, on_state)
+    for node, data in engine.compilation.execution_graph.nodes(data=True):
+        if data["kind"] == "task" and node.name == during:
+            node.execute = lambda *args, **kwargs: die()
+    engine.run()
+    """
+)
+
+
+def run_in_subprocess(
+    factory: str,
+    conf: dict[str, Any],
+    *,
+    crash_after: str | None = None,
+    crash_during: str | None = None,
+    store: dict[str, Any] | None = None,
+    timeout: float = 120.0,
+) -> FlowRun:
+    """Run ``factory()`` (``"pkg.module:function"``) in a child process killed at the point.
+
+    ``conf`` is a TaskFlow backend conf both processes reach (SQLite file, dir, a database
+    URL); the returned CRASHED run is rebuilt from what the backend holds, and resumes here.
+    """
+    if conf.get("connection") == "memory":
+        raise ValueError("a child process cannot share a memory backend: use 'sqlite' or 'dir'")
+    if (crash_after is None) == (crash_during is None):
+        raise TypeError("run_in_subprocess() takes exactly one of crash_after= or crash_during=")
+    module, colon, name = factory.partition(":")
+    if not (module and colon and name):
+        raise ValueError(
+            f"factory={factory!r}: write 'package.module:function', a function that returns a "
+            f"fresh flow and can be imported by name in another process"
+        )
+    make_flow = getattr(importlib.import_module(module), name)
+    backend = open_backend(conf, Path.cwd)  # tables exist before the child starts
+    arguments = json.dumps([factory, conf, store or {}, crash_after, crash_during])
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+    )
+    point = f"crash_after={crash_after!r}" if crash_after else f"crash_during={crash_during!r}"
+    if child.returncode != -signal.SIGKILL:
+        raise RuntimeError(
+            f"the child process running {factory} was not killed at {point}: it exited with "
+            f"{child.returncode} (does the flow have that task, and does it get there?)\n"
+            f"{child.stderr.strip()}"
+        )
+    flow_uuid = json.loads(child.stdout.splitlines()[0])
+    return _crashed_run(make_flow(), backend, reload_flow_detail(backend, flow_uuid))
+
+
+def _crashed_run(flow: Any, backend: Any, detail: Any) -> FlowRun:
+    """A CRASHED run reconstructed from storage: what the child committed, nothing more.
+
+    Each task SUCCESS in storage gets one ``execute`` call that ended ok; a task left
+    RUNNING gets a call that started and never ended.
+    """
+    recorder = Recorder()
+    atoms = []
+    results = {}
+    for atom_detail in detail:
+        kind = "retry" if type(atom_detail).__name__ == "RetryDetail" else "task"
+        atoms.append(AtomInfo(atom_detail.name, kind, has_revert=True))  # type: ignore[arg-type]
+        if kind != "task":
+            continue
+        if atom_detail.state in ("SUCCESS", "RUNNING"):
+            recorder.add("execute", atom_detail.name, "start", attempt=1)
+        if atom_detail.state == "SUCCESS":
+            recorder.add("execute", atom_detail.name, "ok", attempt=1)
+            results[atom_detail.name] = atom_detail.results
+    return recorder.finish(
+        flow_name=detail.name,
+        engine="serial",
+        state="CRASHED",
+        error=None,
+        results={},
+        plan=FaultPlan(),
+        atoms=tuple(atoms),
+        dependencies=(),
+        resume_point=ResumePoint(flow, detail, backend, "serial"),
+        atom_results=results,
+    )
