@@ -110,7 +110,8 @@ class SweepReport:
     def __str__(self) -> str:
         lines = [
             f"sweep of flow {self.baseline.flow_name!r} on the {self.baseline.engine} engine: "
-            f"{self.runs} runs (baseline + {len(self.variants)} variants) instead of "
+            f"{self.runs} runs (baseline + {len(self.variants)} "
+            f"variant{'' if len(self.variants) == 1 else 's'}) instead of "
             f"{self.naive + 1}; {len(self.failures)} not survived"
         ]
         lines += [f"  pruned {count}: {reason}" for reason, count in self.pruned.items()]
@@ -160,7 +161,7 @@ def crash_verdict(resumed: FlowRun) -> str | None:
 
 
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(kinds)
+    chosen = tuple(dict.fromkeys(kinds))  # a kind named twice is still one kind
     unknown = [kind for kind in chosen if kind not in KINDS]
     if isinstance(kinds, str) or not chosen or unknown:
         raise ValueError(
@@ -210,7 +211,7 @@ def sweep_flow(
 ) -> SweepReport:
     """Sweep with ``run(plan)`` doing the engine runs (a fresh flow each time)."""
     chosen = check_kinds(kinds)
-    if max_faults not in (1, 2):
+    if isinstance(max_faults, bool) or not isinstance(max_faults, int) or max_faults not in (1, 2):
         raise ValueError(f"max_faults={max_faults!r}: a sweep explores 1 or 2 faults at a time")
     baseline = run(FaultPlan())
     if not baseline.succeeded:

@@ -44,10 +44,11 @@ def fault_plans(
     chosen = tuple(kinds)
     if isinstance(kinds, str) or not chosen or any(kind not in KINDS for kind in chosen):
         raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(KINDS)}")
-    for argument, value in (("min_faults", min_faults), ("max_faults", max_faults),
-                            ("max_times", max_times)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{argument}={value!r}: use a whole number >= 0")
+    for argument, value, least in (
+        ("min_faults", min_faults, 0), ("max_faults", max_faults, 0), ("max_times", max_times, 1)
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{argument}={value!r}: use a whole number >= {least}")
     if max_faults < min_faults or max_times < 1:
         raise ValueError(
             f"need 0 <= min_faults <= max_faults and max_times >= 1, got min_faults="

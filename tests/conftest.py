@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # pytester's in-process runs forget every module a run imported; TaskFlow must be
@@ -114,16 +116,25 @@ def boot_server_with_loaded_engine():
 '''
 
 
+WARNINGS_INI = """
+[pytest]
+filterwarnings =
+    error
+    ignore:eventletutils module is deprecated:DeprecationWarning
+"""
+
+
 @pytest.fixture
 def boot(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester directory with the boot flows and a service that runs them."""
     pytester.makepyfile(boot=BOOT, service=SERVICE)
-    pytester.makeini(
-        """
-        [pytest]
-        filterwarnings =
-            error
-            ignore:eventletutils module is deprecated:DeprecationWarning
-        """
-    )
+    pytester.makeini(WARNINGS_INI)
+    return pytester
+
+
+@pytest.fixture
+def boot_example(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory with examples/boot.py and the project's warning filters."""
+    pytester.makepyfile(boot=(Path(__file__).parent.parent / "examples" / "boot.py").read_text())
+    pytester.makeini(WARNINGS_INI)
     return pytester

@@ -662,3 +662,21 @@ class TestSweepPruningIsExact:
         """
         log = Log()
         assert {} == lost_outcomes(lambda: shape.build(log), KINDS, max_faults=2)
+
+
+class TestSweepArgumentsFromReview:
+    def test_a_kind_named_twice_runs_once(self, log: Log) -> None:
+        """kinds=("permanent", "permanent") is one kind, not every run twice."""
+        report = sweep(lambda: linear(log, "a", "b"), kinds=("permanent", "permanent"))
+        assert (3, 2) == (report.runs, report.naive)
+
+    @pytest.mark.parametrize("max_faults", [True, 2.0])
+    def test_max_faults_must_be_an_int(self, log: Log, max_faults: object) -> None:
+        """True and 2.0 are refused like any other non-count."""
+        with pytest.raises(ValueError, match="a sweep explores 1 or 2 faults at a time"):
+            sweep(lambda: linear(log, "a"), max_faults=max_faults)  # type: ignore[arg-type]
+
+    def test_one_variant_is_singular(self, log: Log) -> None:
+        """The report's text says 'variant' for one."""
+        report = sweep(lambda: linear(log, "a"), kinds=("permanent",))
+        assert "runs (baseline + 1 variant) instead of" in str(report)

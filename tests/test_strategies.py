@@ -172,21 +172,6 @@ def test_buggy_boot_is_always_cleaned_up(plan):
 """
 
 
-@pytest.fixture
-def boot_example(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester directory with examples/boot.py and the project's warning filters."""
-    pytester.makepyfile(boot=(ROOT / "examples" / "boot.py").read_text())
-    pytester.makeini(
-        """
-        [pytest]
-        filterwarnings =
-            error
-            ignore:eventletutils module is deprecated:DeprecationWarning
-        """
-    )
-    return pytester
-
-
 class TestFaultPlansInUserTests:
     def test_property_over_run_flow_passes_without_health_check_errors(
         self, boot_example: pytest.Pytester
@@ -272,10 +257,7 @@ class TestFaultPlansBadInput:
         """A transient fault strikes at least once."""
         with pytest.raises(ValueError) as raised:
             fault_plans(["a"], max_times=0)
-        assert (
-            "need 0 <= min_faults <= max_faults and max_times >= 1, got min_faults=1, "
-            "max_faults=2, max_times=0"
-        ) == str(raised.value)
+        assert "max_times=0: use a whole number >= 1" == str(raised.value)
 
     @pytest.mark.parametrize(
         ("argument", "value"),
@@ -283,7 +265,8 @@ class TestFaultPlansBadInput:
          ("max_faults", None)],
     )
     def test_counts_that_are_not_whole_numbers(self, argument: str, value: object) -> None:
-        """Counts must be ints (bool refused), >= 0."""
+        """Counts must be ints (bool refused): faults >= 0, times >= 1."""
         with pytest.raises(ValueError) as raised:
             fault_plans(["a"], **{argument: value})  # type: ignore[arg-type]
-        assert f"{argument}={value!r}: use a whole number >= 0" == str(raised.value)
+        least = 1 if argument == "max_times" else 0
+        assert f"{argument}={value!r}: use a whole number >= {least}" == str(raised.value)
