@@ -6,7 +6,8 @@ linear flow under ``Times(3)``, in one process:
 * ``sweep(make_flow)`` with kinds transient and permanent: runs made, the naive count,
   and its wall time;
 * bound A, as the issue states it: runs x the median of bare ``taskflow.engines.run`` of
-  the unfaulted flow;
+  the unfaulted flow (building the fresh flow included on both sides: a sweep builds one
+  per run);
 * bound B, the same work without the plugin: every variant the sweep ran, run again on
   bare TaskFlow with tasks that fail by their own code on the same attempts (and a
   fresh flow each), plus the baseline. A faulted run under retries does more engine work
@@ -100,8 +101,9 @@ def native(plan: FaultPlan) -> Behaviour:
 
 
 def bare_run(build: Callable[[int, Behaviour], Any], tasks: int, behaviour: Behaviour) -> float:
-    flow = build(tasks, behaviour)
+    """Seconds to build a fresh flow and run it on bare TaskFlow, as a sweep does per run."""
     started = time.perf_counter()
+    flow = build(tasks, behaviour)
     try:
         taskflow.engines.run(flow)
     except Exception:  # the faulted variants are meant to fail

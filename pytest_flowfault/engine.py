@@ -233,9 +233,7 @@ def drive(
             engine.notifier, notifier.Notifier.ANY, recorder.on_flow_state
         ), notifier.register_deregister(
             engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
-        ), notifier.register_deregister(
-            engine.atom_notifier, notifier.Notifier.ANY, _crash_after(plan, kinds, recorder)
-        ), Injector(
+        ), _crashing_after(engine, plan, recorder), Injector(
             kinds.items(),
             plan,
             recorder,
@@ -299,15 +297,17 @@ def _lent_pool(engine: Any, enabled: bool) -> Iterator[None]:
             task_executor._executor, task_executor._own_executor = None, True
 
 
-def _crash_after(
-    plan: FaultPlan, kinds: dict[Any, str], recorder: Recorder
-) -> Callable[[str, Any], None]:
-    """A notifier callback that kills the engine once a ``crash_after`` task succeeded.
+@contextmanager
+def _crashing_after(engine: Any, plan: FaultPlan, recorder: Recorder) -> Iterator[None]:
+    """Kill the engine once a ``crash_after`` task succeeded (a listener only if needed).
 
     TaskFlow saves the result before it notifies (``actions/task.py``), and its notifier
     only swallows ``Exception``: the ``FlowCrash`` leaves storage as a SIGKILL would.
     """
     targets = [fault for fault in plan if fault.kind == "crash_after"]
+    if not targets:
+        yield
+        return
 
     def on_state(state: str, details: Any) -> None:
         name = details.get("task_name")
@@ -315,7 +315,8 @@ def _crash_after(
             recorder.add("task", name, "CRASH", old_state=state)
             raise FlowCrash(name, "after")
 
-    return on_state
+    with notifier.register_deregister(engine.atom_notifier, notifier.Notifier.ANY, on_state):
+        yield
 
 
 def _atom_results(engine: Any, kinds: dict[Any, str]) -> dict[str, Any]:
