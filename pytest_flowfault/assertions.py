@@ -104,12 +104,34 @@ def check_resumed(run: FlowRun) -> str | None:
     return None
 
 
-def check_executed_once(run: FlowRun, name: str) -> str | None:
+def successful_executions(run: FlowRun, name: str) -> list[int]:
+    """How often the atom's execute succeeded in each run of ``run.chain()``."""
     atom_name = run.atom(name).name
-    counts = [
+    return [
         sum(event.what in _SUCCESS for event in part.calls(atom_name, "execute"))
         for part in run.chain()
     ]
+
+
+def lost_results(run: FlowRun) -> dict[str, tuple[object, object]]:
+    """Results saved before the crash that the resumed ``run`` lost or changed:
+    name -> (before, after), ``after`` being :data:`MISSING` when the result is gone."""
+    if run.resumed_from is None:
+        raise TypeError("assert_no_lost_results() needs a resumed run (flowfault.resume(...))")
+    return {
+        name: (value, run.atom_results.get(name, MISSING))
+        for name, value in run.resumed_from.atom_results.items()
+        if run.atom_results.get(name, MISSING) != value
+    }
+
+
+#: Stands for a result that is no longer in storage.
+MISSING = object()
+
+
+def check_executed_once(run: FlowRun, name: str) -> str | None:
+    atom_name = run.atom(name).name
+    counts = successful_executions(run, name)
     if sum(counts) == 1:
         return None
     per_run = ", ".join(
@@ -123,22 +145,15 @@ def check_executed_once(run: FlowRun, name: str) -> str | None:
 
 
 def check_no_lost_results(run: FlowRun) -> str | None:
-    if run.resumed_from is None:
-        raise TypeError("assert_no_lost_results() needs a resumed run (flowfault.resume(...))")
-    saved = run.resumed_from.atom_results
     lost = [
-        f"{name!r}: {value!r} before the crash, "
-        + (f"{run.atom_results[name]!r} after" if name in run.atom_results else "gone after")
-        for name, value in saved.items()
-        if run.atom_results.get(name, _MISSING) != value
+        f"{name!r}: {before!r} before the crash, "
+        + ("gone after" if after is MISSING else f"{after!r} after")
+        for name, (before, after) in lost_results(run).items()
     ]
     if not lost:
         return None
     listed = "\n".join(f"  - {line}" for line in lost)
     return _with_timeline(run, f"results saved before the crash were lost:\n{listed}")
-
-
-_MISSING = object()
 
 
 def check_order(run: FlowRun, names: Sequence[str]) -> str | None:

@@ -223,7 +223,7 @@ def drive(
     started = session._saw({atom.name: kind for atom, kind in kinds.items()})
     plan = session.plan + extra if extra is not None else session.plan
     if without_crashes:
-        plan = FaultPlan(*(fault for fault in plan if not fault.kind.startswith("crash")))
+        plan = FaultPlan(*(fault for fault in plan if not fault.is_crash))
     info = RunInfo(engine.storage.flow_name, _engine_kind(engine))
     on_injected = session.on_injected
     recorder = Recorder()

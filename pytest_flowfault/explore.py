@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_flowfault.assertions import compensation_problems
+from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.record import FlowRun
 
@@ -142,21 +142,18 @@ def verdict(run: FlowRun, *, check: Check | None = None, strict: bool = False) -
 
 def crash_verdict(resumed: FlowRun) -> str | None:
     """What is wrong with the resumption of a crashed run, or None."""
-    crashed = resumed.chain()[0]
     problems = []
     if not resumed.succeeded:
         problems.append(f"the resumed flow ended {resumed.state}")
     for atom in resumed.atoms:
         if atom.kind != "task":
             continue
-        done = sum(
-            event.what == "ok" for run in resumed.chain() for event in run.calls(atom.name, "execute")
-        )
+        done = sum(successful_executions(resumed, atom.name))
         if done > 1:
             problems.append(f"{atom.name!r} ran again after the crash ({done} times in all)")
-    for name, value in crashed.atom_results.items():
-        if resumed.atom_results.get(name) != value:
-            problems.append(f"{name!r}'s result saved before the crash was lost")
+    problems += [
+        f"{name!r}'s result saved before the crash was lost" for name in lost_results(resumed)
+    ]
     return "; ".join(problems) or None
 
 

@@ -197,6 +197,11 @@ class Fault:
         return cls("crash_during", target)
 
     @property
+    def is_crash(self) -> bool:
+        """Whether this fault kills the engine (``crash_after`` / ``crash_during``)."""
+        return self.kind in ("crash_after", "crash_during")
+
+    @property
     def action(self) -> Action:
         """The atom method this fault acts on."""
         return "revert" if self.kind in _REVERT_KINDS else "execute"
