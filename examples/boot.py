@@ -137,3 +137,47 @@ def boot_with_network_flow(cloud: Cloud) -> linear_flow.Flow:
     return linear_flow.Flow("boot-with-network").add(
         CreateVolume(cloud), ReserveIp(cloud), CreateInstance(cloud), AttachVolume(cloud)
     )
+
+
+#: The cloud that flows built by a factory act on: conductors build their flows from a
+#: factory imported by name, so the factory cannot be handed a cloud.
+SHARED_CLOUD = Cloud()
+
+
+def shared_boot_flow() -> linear_flow.Flow:
+    """``boot_flow`` on :data:`SHARED_CLOUD`, for jobs run by conductors."""
+    return boot_flow(SHARED_CLOUD)
+
+
+class CreateInstanceWithMemo(task.Task):
+    """Hands the instance id on through a dict the flow factory made, not ``provides``."""
+
+    def __init__(self, cloud: Cloud, memo: dict[str, str]) -> None:
+        super().__init__(name="create_instance")
+        self.cloud = cloud
+        self.memo = memo
+
+    def execute(self, instance_name: str) -> None:
+        self.memo["instance_id"] = self.cloud.new_id("inst")
+        self.cloud.instances[self.memo["instance_id"]] = instance_name
+
+
+class AttachFromMemo(task.Task):
+    def __init__(self, cloud: Cloud, memo: dict[str, str]) -> None:
+        super().__init__(name="attach_volume_to_instance")
+        self.cloud = cloud
+        self.memo = memo
+
+    def execute(self, volume_id: str) -> None:
+        self.cloud.attachments.add((volume_id, self.memo["instance_id"]))
+
+
+def memo_boot_flow() -> linear_flow.Flow:
+    """The bug: state that lives outside TaskFlow's storage is gone when another
+    conductor takes the job over, since it builds the flow (and the memo) anew."""
+    memo: dict[str, str] = {}
+    return linear_flow.Flow("memo-boot").add(
+        CreateVolume(SHARED_CLOUD),
+        CreateInstanceWithMemo(SHARED_CLOUD, memo),
+        AttachFromMemo(SHARED_CLOUD, memo),
+    )

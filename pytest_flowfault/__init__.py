@@ -22,16 +22,21 @@ if TYPE_CHECKING:
     from pytest_flowfault.explore import SweepReport as SweepReport
     from pytest_flowfault.explore import Variant as Variant
     from pytest_flowfault.fixture import FlowFault as FlowFault
+    from pytest_flowfault.jobboard import ConductorRun as ConductorRun
+    from pytest_flowfault.jobboard import Job as Job
+    from pytest_flowfault.jobboard import JobBoard as JobBoard
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
     from pytest_flowfault.record import AtomInfo as AtomInfo
     from pytest_flowfault.record import Event as Event
     from pytest_flowfault.record import FlowRun as FlowRun
+    from pytest_flowfault.redis_server import RedisServer as RedisServer
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "AtomInfo": "pytest_flowfault.record",
+    "ConductorRun": "pytest_flowfault.jobboard",
     "Event": "pytest_flowfault.record",
     "Fault": "pytest_flowfault.plan",
     "FaultPlan": "pytest_flowfault.plan",
@@ -41,6 +46,9 @@ _EXPORTS = {
     "InjectedFault": "pytest_flowfault.errors",
     "MissingExtra": "pytest_flowfault.errors",
     "InvalidFaultPlan": "pytest_flowfault.errors",
+    "Job": "pytest_flowfault.jobboard",
+    "JobBoard": "pytest_flowfault.jobboard",
+    "RedisServer": "pytest_flowfault.redis_server",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.engine",
@@ -52,6 +60,7 @@ _EXPORTS = {
 
 __all__ = [
     "AtomInfo",
+    "ConductorRun",
     "Event",
     "Fault",
     "FaultPlan",
@@ -60,7 +69,10 @@ __all__ = [
     "FlowCrash",
     "InjectedFault",
     "InvalidFaultPlan",
+    "Job",
+    "JobBoard",
     "MissingExtra",
+    "RedisServer",
     "UnknownAtom",
     "UnmatchedFault",
     "SweepError",

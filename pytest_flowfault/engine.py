@@ -73,6 +73,7 @@ class Session:
         self._started = itertools.count()
         self._atoms_seen: dict[str, str] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def runs(self) -> tuple[FlowRun, ...]:
@@ -103,7 +104,7 @@ class Session:
         duplicate names, …) propagate unchanged. ``backend`` is a persistence backend
         (see :func:`pytest_flowfault.persist.open_backend`).
         """
-        _check_engine_name(engine)
+        check_engine_name(engine)
         if backend is not None:
             engine_options["backend"] = open_backend(backend, self.directory)
         loaded = taskflow.engines.load(
@@ -172,18 +173,43 @@ class Session:
             engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
         return engine_options
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` when the session closes (before its pools shut down)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Shut down the worker pools this session lent to parallel engines."""
+        """Close what was handed to :meth:`on_close`, then shut down the worker pools this
+        session lent to parallel engines."""
+        closers, self._closers = self._closers, []
+        try:
+            for closer in reversed(closers):
+                closer()
+        finally:
+            with self._lock:
+                pools, self._pools = list(self._pools.values()), {}
+            for pool in pools:
+                pool.shutdown(wait=True)
+
+    def interrupted_run(self, flow_uuid: str) -> FlowRun | None:
+        """The run a new run of this flow detail continues: the latest run of it, if that
+        one ended CRASHED or SUSPENDED (a conductor taking over a dead one's job)."""
         with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.shutdown(wait=True)
+            runs = sorted(self._runs, key=lambda entry: entry[0], reverse=True)
+        for _, run in runs:
+            point = run.resume_point
+            if point is not None and point.flow_detail.uuid == flow_uuid:
+                return run if run.state in ("CRASHED", "SUSPENDED") else None
+        return None
 
     def _saw(self, atoms: dict[str, str]) -> int:
         """Note the atoms (name -> kind) of a run about to start; return its start number."""
         with self._lock:
             self._atoms_seen.update(atoms)
             return next(self._started)
+
+    def add_run(self, run: FlowRun) -> None:
+        """Record a run that happened elsewhere (a child process), as starting now."""
+        self._add(self._saw({atom.name: atom.kind for atom in run.atoms}), run)
 
     def _add(self, started: int, run: FlowRun) -> None:
         with self._lock:
@@ -225,7 +251,11 @@ def drive(
     if without_crashes:
         plan = FaultPlan(*(fault for fault in plan if not fault.is_crash))
     info = RunInfo(engine.storage.flow_name, _engine_kind(engine))
-    on_injected = session.on_injected
+    if resumed_from is None:
+        resumed_from = session.interrupted_run(engine.storage.flow_uuid)
+    on_injected = (
+        functools.partial(session.on_injected, info) if session.on_injected is not None else None
+    )
     recorder = Recorder()
     error: BaseException | None = None
     try:
@@ -233,12 +263,8 @@ def drive(
             engine.notifier, notifier.Notifier.ANY, recorder.on_flow_state
         ), notifier.register_deregister(
             engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
-        ), _crashing_after(engine, plan, recorder), Injector(
-            kinds.items(),
-            plan,
-            recorder,
-            functools.partial(on_injected, info) if on_injected is not None else None,
-            info.flow_name,
+        ), _crashing_after(engine, plan, recorder, on_injected), Injector(
+            kinds.items(), plan, recorder, on_injected, info.flow_name
         ), _lent_pool(engine, session.fast_parallel):
             yield from _ORIGINAL_RUN_ITER(engine, timeout=timeout)
     except BaseException as raised:
@@ -298,7 +324,12 @@ def _lent_pool(engine: Any, enabled: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _crashing_after(engine: Any, plan: FaultPlan, recorder: Recorder) -> Iterator[None]:
+def _crashing_after(
+    engine: Any,
+    plan: FaultPlan,
+    recorder: Recorder,
+    on_injected: Callable[[Fault, str, Action, int], None] | None,
+) -> Iterator[None]:
     """Kill the engine once a ``crash_after`` task succeeded (a listener only if needed).
 
     TaskFlow saves the result before it notifies (``actions/task.py``), and its notifier
@@ -311,9 +342,15 @@ def _crashing_after(engine: Any, plan: FaultPlan, recorder: Recorder) -> Iterato
 
     def on_state(state: str, details: Any) -> None:
         name = details.get("task_name")
-        if state == "SUCCESS" and name and any(fault.matches(name) for fault in targets):
-            recorder.add("task", name, "CRASH", old_state=state)
-            raise FlowCrash(name, "after")
+        if state != "SUCCESS" or not name:
+            return
+        for fault in targets:
+            if fault.matches(name):
+                attempt = recorder.count("execute", name, "start")
+                recorder.add("task", name, "CRASH", old_state=state, attempt=attempt, injected=True)
+                if on_injected is not None:
+                    on_injected(fault, name, "execute", attempt)
+                raise FlowCrash(name, "after")
 
     with notifier.register_deregister(engine.atom_notifier, notifier.Notifier.ANY, on_state):
         yield
@@ -461,7 +498,8 @@ def task_names(flow: Any) -> list[str]:
     return [node.name for node, data in graph.nodes(data=True) if data["kind"] == "task"]
 
 
-def _check_engine_name(engine: object) -> None:
+def check_engine_name(engine: object) -> None:
+    """Raise ``ValueError`` naming the engines there are, unless ``engine`` is one."""
     known = _engine_names()
     if not isinstance(engine, str) or engine not in known:
         suggestion = closest_name(engine, known) if isinstance(engine, str) else None

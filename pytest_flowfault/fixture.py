@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_flowfault.engine import Session, sweep
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
 from pytest_flowfault.record import FlowRun
+
+if TYPE_CHECKING:
+    from pytest_flowfault.jobboard import JobBoard
+    from pytest_flowfault.redis_server import RedisServer
 
 
 class FlowFault:
@@ -139,6 +143,19 @@ class FlowFault:
             crash_during=crash_during,
             store=store,
         )
+
+    def jobboard(
+        self, redis_server: RedisServer, *, backend: Any = "sqlite", claim_expiry: float = 1.0
+    ) -> JobBoard:
+        """A TaskFlow Redis jobboard on ``redis_server`` (the ``flowfault_redis`` fixture),
+        its conductors sharing ``backend`` (``"sqlite"`` in the test's ``tmp_path`` by
+        default); their engine runs get the faults in force and are recorded in :attr:`runs`.
+
+        ``claim_expiry`` is how many seconds a dead conductor's claim outlives it.
+        """
+        from pytest_flowfault.jobboard import JobBoard
+
+        return JobBoard(self._session, redis_server, backend, claim_expiry=claim_expiry)
 
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""

@@ -20,6 +20,7 @@ def pytest_flowfault_fault_injected(
 ) -> None:
     """A fault fired: ``atom``'s ``action`` (``execute`` or ``revert``) attempt ``attempt``
     is about to raise (or return) what ``fault`` says, in the run of ``run.flow_name``.
+    A crash after a task reports the task's ``execute`` attempt that just succeeded.
 
     Called on the thread that runs the atom, which is a worker thread on the parallel
     engine: implementations must be thread-safe and quick.

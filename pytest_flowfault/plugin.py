@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.plan import Fault, FaultPlan
     from pytest_flowfault.record import FlowRun
+    from pytest_flowfault.redis_server import RedisServer
     from pytest_flowfault.report import Record
 
 @dataclass
@@ -128,6 +129,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=True,
     )
+    parser.addini(
+        "flowfault_redis_server",
+        "the redis-server executable the flowfault_redis fixture starts",
+        type="string",
+        default="redis-server",
+    )
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -194,6 +201,22 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
     state.fixture.engine = flowfault_engine
     state.fixture.session.directory = lambda: request.getfixturevalue("tmp_path")
     return state.fixture
+
+
+@pytest.fixture
+def flowfault_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free loopback port for this test, stopped after it
+    (``pytest_flowfault.redis_server.RedisServer``: ``host``, ``port``, ``url``)."""
+    from pytest_flowfault.redis_server import RedisServerError, start_redis_server
+
+    try:
+        server = start_redis_server(request.config.getini("flowfault_redis_server"))
+    except RedisServerError as problem:
+        pytest.fail(str(problem), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.hookimpl(wrapper=True)

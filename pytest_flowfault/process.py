@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,39 +69,88 @@ def run_in_subprocess(
     ``conf`` is a TaskFlow backend conf both processes reach (SQLite file, dir, a database
     URL); the returned CRASHED run is rebuilt from what the backend holds, and resumes here.
     """
-    if conf.get("connection") == "memory":
-        raise ValueError("a child process cannot share a memory backend: use 'sqlite' or 'dir'")
+    check_shareable(conf)
     if (crash_after is None) == (crash_during is None):
         raise TypeError("run_in_subprocess() takes exactly one of crash_after= or crash_during=")
-    module, colon, name = factory.partition(":")
-    if not (module and colon and name):
-        raise ValueError(
-            f"factory={factory!r}: write 'package.module:function', a function that returns a "
-            f"fresh flow and can be imported by name in another process"
-        )
-    make_flow = getattr(importlib.import_module(module), name)
+    _, make_flow = import_factory(factory)
     backend = open_backend(conf, Path.cwd)  # tables exist before the child starts
-    arguments = json.dumps([factory, conf, store or {}, crash_after, crash_during])
+    output = run_child(
+        _CHILD,
+        [factory, conf, store or {}, crash_after, crash_during],
+        timeout=timeout,
+        what=f"the child process running {factory}",
+        point=kill_point(crash_after, crash_during),
+    )
+    flow_uuid = json.loads(output.splitlines()[0])
+    return crashed_run_from_storage(make_flow(), backend, reload_flow_detail(backend, flow_uuid))
+
+
+def check_shareable(conf: dict[str, Any]) -> None:
+    """Refuse a backend that a child process cannot reach."""
+    if conf.get("connection") == "memory":
+        raise ValueError("a child process cannot share a memory backend: use 'sqlite' or 'dir'")
+
+
+def import_factory(factory: str | Callable[..., Any]) -> tuple[str, Callable[..., Any]]:
+    """The dotted import path of a flow factory and the factory, checked to lead back to
+    each other: another process (or a conductor) rebuilds the flow from the path alone.
+
+    ``factory`` is ``"package.module:function"`` or a module-level function.
+    """
+    if isinstance(factory, str):
+        module_name, colon, attribute = factory.partition(":")
+        if not (module_name and colon and attribute):
+            raise ValueError(
+                f"factory={factory!r}: write 'package.module:function', a module-level "
+                f"function that returns a fresh flow"
+            )
+        try:
+            found = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as problem:
+            raise ValueError(f"factory={factory!r} cannot be imported: {problem}") from None
+        if not callable(found):
+            raise ValueError(f"factory={factory!r} is a {type(found).__name__}, not a function")
+        return f"{module_name}.{attribute}", found
+    if not callable(factory):
+        raise TypeError(
+            f"factory must be a function that builds the flow, or 'package.module:function', "
+            f"not {type(factory).__name__}"
+        )
+    path = f"{factory.__module__}.{factory.__qualname__}"
+    module = importlib.import_module(factory.__module__)
+    if getattr(module, factory.__qualname__, None) is not factory:
+        raise ValueError(
+            f"factory {path} cannot be imported by that name from another process; define "
+            f"it at the top level of a module"
+        )
+    return path, factory
+
+
+def kill_point(after: str | None, during: str | None) -> str:
+    """How a kill point reads in messages: ``crash_after='attach'``."""
+    return f"crash_after={after!r}" if after is not None else f"crash_during={during!r}"
+
+
+def run_child(code: str, arguments: object, *, timeout: float, what: str, point: str) -> str:
+    """Run ``code`` in a child Python (``sys.argv[1]``: ``arguments`` as JSON) that must
+    SIGKILL itself; return what it printed, or say why it did not die."""
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
     child = subprocess.run(
-        [sys.executable, "-c", _CHILD, arguments],
+        [sys.executable, "-c", code, json.dumps(arguments)],
         capture_output=True,
         text=True,
         env=environment,
         timeout=timeout,
     )
-    point = f"crash_after={crash_after!r}" if crash_after else f"crash_during={crash_during!r}"
     if child.returncode != -signal.SIGKILL:
         raise RuntimeError(
-            f"the child process running {factory} was not killed at {point}: it exited with "
-            f"{child.returncode} (does the flow have that task, and does it get there?)\n"
-            f"{child.stderr.strip()}"
+            f"{what} was not killed at {point}: it exited with {child.returncode} (does the "
+            f"flow have that task, and does it get there?)\n{child.stderr.strip()}"
         )
-    flow_uuid = json.loads(child.stdout.splitlines()[0])
-    return _crashed_run(make_flow(), backend, reload_flow_detail(backend, flow_uuid))
+    return child.stdout
 
 
-def _crashed_run(flow: Any, backend: Any, detail: Any) -> FlowRun:
+def crashed_run_from_storage(flow: Any, backend: Any, detail: Any) -> FlowRun:
     """A CRASHED run reconstructed from storage: what the child committed, nothing more.
 
     Each task SUCCESS in storage gets one ``execute`` call that ended ok; a task left

@@ -43,6 +43,11 @@ class Event:
         """Whether this event ends an ``execute`` or ``revert`` call."""
         return self.kind in ("execute", "revert") and self.what != "start"
 
+    @property
+    def is_injected_fault(self) -> bool:
+        """Whether a fault fired here: an injected call outcome, or a crash."""
+        return self.injected and (self.is_call_end or self.what == "CRASH")
+
 
 def describe_error(error: BaseException) -> str:
     """``repr`` of an error, or its text where the repr says nothing.
@@ -281,6 +286,13 @@ class Recorder:
                     what,
                     **details,
                 )
+            )
+
+    def count(self, kind: EventKind, name: str, what: str) -> int:
+        """How many events of this kind, atom and ``what`` were recorded so far."""
+        with self._lock:
+            return sum(
+                (event.kind, event.name, event.what) == (kind, name, what) for event in self._events
             )
 
     def on_flow_state(self, state: str, details: Mapping[str, Any]) -> None:

@@ -22,7 +22,8 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
                                       "attempt", "injected", "error"}]}]}]}
 
-``compensated`` is null for runs that succeeded (nothing to undo). ``at`` is seconds since
+``compensated`` is null for runs that succeeded (nothing to undo) and for runs that
+crashed or were suspended (they are to be resumed, not undone). ``at`` is seconds since
 the run began; an event's ``attempt`` counts calls of that atom's ``execute`` or ``revert``
 separately.
 """
@@ -43,19 +44,21 @@ VERSION = 1
 
 Record = dict[str, Any]
 
+#: End states after which nothing is due to be undone.
+_NOTHING_TO_UNDO = ("SUCCESS", "CRASHED", "SUSPENDED")
+
 
 def run_record(run: FlowRun) -> Record:
     """One run as builtins."""
-    problems = [] if run.succeeded else compensation_problems(run)
+    to_undo = run.state not in _NOTHING_TO_UNDO
+    problems = compensation_problems(run) if to_undo else []
     return {
         "flow": run.flow_name,
         "engine": run.engine,
         "state": run.state,
         "error": describe_error(run.error) if run.error is not None else None,
-        "faults_injected": sum(
-            event.injected for event in run.events if event.is_call_end
-        ),
-        "compensated": None if run.succeeded else not problems,
+        "faults_injected": sum(event.is_injected_fault for event in run.events),
+        "compensated": not problems if to_undo else None,
         "compensation_problems": problems,
         "atoms": [
             {"name": atom.name, "kind": atom.kind, "has_revert": atom.has_revert}

@@ -65,3 +65,16 @@ def five_steps() -> Any:
     from taskflow.patterns import linear_flow
 
     return linear_flow.Flow("five").add(*(Plain(f"s{i}", provides=f"s{i}") for i in range(5)))
+
+
+#: What the real code of :func:`logged_steps` flows did, in this process.
+STEPS_LOG = Log()
+
+
+def logged_steps() -> Any:
+    """A factory conductors can import by name: five Steps logging to STEPS_LOG."""
+    from taskflow.patterns import linear_flow
+
+    return linear_flow.Flow("logged").add(
+        *(Step(f"s{i}", STEPS_LOG, provides=f"s{i}") for i in range(5))
+    )

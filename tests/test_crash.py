@@ -10,7 +10,7 @@ from taskflow import retry
 from taskflow.patterns import linear_flow, unordered_flow
 
 from flowkit import Log, Step
-from pytest_flowfault import Fault, FaultPlan, FlowCrash, MissingExtra, run_flow
+from pytest_flowfault import Fault, FaultPlan, FlowCrash, FlowRun, MissingExtra, run_flow
 from pytest_flowfault.engine import Session, intercepting
 
 
@@ -156,6 +156,40 @@ class TestInterceptedCrash:
             taskflow.engines.run(boot(log))
         (run,) = session.runs
         assert ("CRASHED", 0) == (run.state, run.attempts("instance"))
+
+    def test_code_under_test_resuming_is_linked_to_the_crash(
+        self, session: Session, log: Log
+    ) -> None:
+        """A run on the flow detail of a CRASHED run continues it, whoever loaded it."""
+        session.plan = FaultPlan(Fault.crash_after("instance"))
+        crashed = session.run(boot(log), backend="sqlite")
+        resume_as_code_under_test_would(session, crashed, log)
+        resumed = session.runs[-1]
+        assert crashed is resumed.resumed_from
+        resumed.assert_resumed()
+        resumed.assert_executed_once("instance")
+        resumed.assert_no_lost_results()
+
+    def test_a_finished_run_is_not_resumed_again(self, session: Session, log: Log) -> None:
+        """Only the latest run of a flow detail counts, and only if it was interrupted."""
+        session.plan = FaultPlan(Fault.crash_after("instance"))
+        crashed = session.run(boot(log), backend="sqlite")
+        session.resume(crashed)
+        resume_as_code_under_test_would(session, crashed, log)
+        assert None is session.runs[-1].resumed_from
+
+
+def resume_as_code_under_test_would(session: Session, crashed: FlowRun, log: Log) -> None:
+    """Load the crashed run's flow detail into a plain TaskFlow engine and run it."""
+    import taskflow.engines
+
+    assert crashed.resume_point is not None
+    with intercepting(session):
+        taskflow.engines.load(
+            boot(log),
+            flow_detail=crashed.resume_point.flow_detail,
+            backend=crashed.resume_point.backend,
+        ).run()
 
 
 class TestReliability:

@@ -99,6 +99,33 @@ class TestTerminalSummary:
             ]
         )
 
+    def test_a_crash_is_a_fault_not_a_compensation_violation(
+        self, boot: pytest.Pytester
+    ) -> None:
+        """A CRASHED run is to be resumed, not undone; the crash counts as injected."""
+        boot.makepyfile(
+            """
+            from boot import STORE, boot_flow
+
+            def test_resumes(flowfault):
+                flowfault.crash(after="create_instance")
+                flowfault.resume(flowfault.run(boot_flow(), store=STORE)).assert_resumed()
+            """
+        )
+        result = boot.runpytest("--flowfault-report=r.json")
+        result.stdout.fnmatch_lines(
+            [
+                "2 flow runs in 1 tests, 1 faults injected; runs ended: CRASHED 1, SUCCESS 1",
+                "compensation violations: none",
+            ]
+        )
+        crashed, resumed = load_json(boot.path / "r.json")["tests"][0]["runs"]
+        assert (None, 1, None) == (
+            crashed["compensated"],
+            crashed["faults_injected"],
+            resumed["compensated"],
+        )
+
     def test_no_section_when_the_plugin_is_not_used(self, boot: pytest.Pytester) -> None:
         """A suite that never touches the plugin sees no flowfault section."""
         boot.makepyfile("def test_plain():\n    pass\n")
@@ -240,9 +267,18 @@ class TestHooks:
                     ("injected", "boot", "create_instance", "execute", 1, "create_*"),
                     ("finished", "boot", "SUCCESS", "test_hooks"),
                 ] == conftest.SEEN
+
+            def test_crash_hooks(flowfault):
+                conftest.SEEN.clear()
+                flowfault.crash(after="create_*")
+                flowfault.run(boot_flow(), store=STORE)
+                assert [
+                    ("injected", "boot", "create_volume", "execute", 1, "create_*"),
+                    ("finished", "boot", "CRASHED", "test_crash_hooks"),
+                ] == conftest.SEEN
             """
         )
-        boot.runpytest().assert_outcomes(passed=1)
+        boot.runpytest().assert_outcomes(passed=2)
 
 
 class TestFastParallel:

@@ -1,0 +1,372 @@
+"""Jobs on a real TaskFlow Redis jobboard, run by conductors that may die mid-job.
+
+A conductor claims a job, runs its flow from the shared persistence backend and
+consumes the job. On Redis a claim lives until its owner releases it, so conductors
+here claim with an expiry and keep extending it while they work (as OpenStack Octavia
+does): when one dies, its claim runs out and the next conductor takes the job over and
+resumes the flow from what the dead one saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_flowfault import assertions
+from pytest_flowfault.conductor import OneJob, Outcome, SessionConductor, connect_board
+from pytest_flowfault.engine import Session, check_engine_name
+from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
+from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
+from pytest_flowfault.plan import Fault, FaultPlan, unmatched_message
+from pytest_flowfault.process import (
+    check_shareable,
+    crashed_run_from_storage,
+    import_factory,
+    kill_point,
+    run_child,
+)
+from pytest_flowfault.record import FlowRun
+from pytest_flowfault.redis_server import RedisServer
+
+from taskflow import engines
+from taskflow.persistence import models
+
+_NAMESPACE = "flowfault"
+
+
+@dataclass(frozen=True)
+class ConductorRun:
+    """What one conductor did: which job it took, how that ended, and the engine run.
+
+    ``outcome`` is ``"consumed"`` (the job is done: TaskFlow consumes a job also when its
+    flow reverted), ``"abandoned"`` or ``"trashed"``, or ``"crashed"``/``"killed"`` when
+    the conductor died mid-job and left its claim to run out.
+    """
+
+    name: str
+    outcome: Outcome
+    job: Job
+    run: FlowRun | None
+
+    def __repr__(self) -> str:
+        return f"<ConductorRun {self.name} {self.outcome} job {self.job.name!r}>"
+
+
+@dataclass(eq=False)
+class Job:
+    """A job posted to the board; its runs and conductors are looked up live."""
+
+    name: str
+    uuid: str
+    flow_uuid: str
+    _board: JobBoard = field(repr=False)
+    _posting: Any = field(repr=False)
+
+    @property
+    def state(self) -> str:
+        """``"UNCLAIMED"``, ``"CLAIMED"`` or ``"COMPLETE"`` (consumed), read from Redis."""
+        return str(self._posting.state)
+
+    @property
+    def owner(self) -> str | None:
+        """The conductor whose claim the job is under, or None."""
+        owner: str | None = self._board.poster.find_owner(self._posting)
+        return owner
+
+    @property
+    def conductors(self) -> tuple[ConductorRun, ...]:
+        """The conductors that took this job, in order."""
+        return tuple(done for done in self._board.conductor_runs if done.job is self)
+
+    @property
+    def runs(self) -> tuple[FlowRun, ...]:
+        """Every engine run of the job's flow, across conductors, in the order they ran."""
+        return tuple(
+            run
+            for run in self._board.session.runs
+            if run.resume_point is not None
+            and run.resume_point.flow_detail.uuid == self.flow_uuid
+        )
+
+    def assert_completed_once(self) -> None:
+        """Fail unless exactly one conductor consumed the job, it is gone from the board,
+        and its flow's last run succeeded."""
+        __tracebackhide__ = True
+        assertions.fail_if(self._completion_problem())
+
+    def assert_executed_once(self, *names: str) -> None:
+        """Fail unless each task (every task by default) executed successfully exactly
+        once across all conductors: none that completed before a conductor died ran again."""
+        __tracebackhide__ = True
+        last = self._last_run()
+        for name in names or [atom.name for atom in last.atoms if atom.kind == "task"]:
+            assertions.fail_if(assertions.check_executed_once(last, name))
+
+    def assert_no_lost_results(self) -> None:
+        """Fail if a result saved before a conductor died was missing or changed at the end."""
+        __tracebackhide__ = True
+        assertions.fail_if(assertions.check_no_lost_results(self._last_run()))
+
+    def _last_run(self) -> FlowRun:
+        runs = self.runs
+        if not runs:
+            raise AssertionError(f"job {self.name!r} was never run by a conductor")
+        return runs[-1]
+
+    def _completion_problem(self) -> str | None:
+        history = "; ".join(f"{done.name} {done.outcome}" for done in self.conductors)
+        history = f" (conductors: {history or 'none'})"
+        consumed = [done for done in self.conductors if done.outcome == "consumed"]
+        if len(consumed) != 1:
+            return (
+                f"expected job {self.name!r} to be consumed once, but it was consumed "
+                f"{len(consumed)} times{history}"
+            )
+        if self.state != "COMPLETE":
+            return f"job {self.name!r} was consumed but is still {self.state} on the board{history}"
+        run = consumed[0].run
+        if run is None or not run.succeeded:
+            ended = run.state if run is not None else "without running"
+            return f"job {self.name!r} was consumed, but its flow ended {ended}{history}"
+        return None
+
+
+class JobBoard:
+    """A TaskFlow Redis jobboard plus the persistence backend its conductors share.
+
+    >>> board = flowfault.jobboard(flowfault_redis)                       # doctest: +SKIP
+    >>> job = board.post("myapp.flows:boot_flow", store={"image": "cirros"})  # doctest: +SKIP
+    >>> board.run_conductor(crash_after="create_instance")                   # doctest: +SKIP
+    >>> board.run_conductor()                                                # doctest: +SKIP
+    >>> job.assert_completed_once(); job.assert_executed_once()            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        server: RedisServer,
+        backend: Any = "sqlite",
+        *,
+        claim_expiry: float = 1.0,
+    ) -> None:
+        try:
+            import redis  # noqa: F401  (TaskFlow imports it only once a board connects)
+        except ImportError:
+            raise MissingExtra(
+                "the Redis jobboard needs redis-py >= 8; install it with "
+                "pip install 'pytest-flowfault[jobboard]'"
+            ) from None
+        if isinstance(claim_expiry, bool) or not isinstance(claim_expiry, int | float) or (
+            claim_expiry <= 0
+        ):
+            raise ValueError(
+                f"claim_expiry={claim_expiry!r}: give the seconds a dead conductor's claim "
+                f"lasts, a number > 0 (e.g. 1.0)"
+            )
+        self.session = session
+        self.server = server
+        self.claim_expiry = float(claim_expiry)
+        self._backend_conf = backend_conf(backend, session.directory)
+        self.persistence = open_backend(self._backend_conf, session.directory)
+        self.poster = self._connect("flowfault-poster")
+        self.conductor_runs: list[ConductorRun] = []
+        self._numbers = itertools.count(1)
+        self._jobs: dict[str, Job] = {}
+        session.on_close(self.close)
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The jobs posted through this board, oldest first."""
+        return tuple(self._jobs.values())
+
+    def post(
+        self,
+        factory: Callable[..., Any] | str,
+        *,
+        store: dict[str, Any] | None = None,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Job:
+        """Post a job that runs the flow ``factory(*args, **kwargs)`` builds, named after
+        the flow unless ``name`` is given; ``store`` goes with the job.
+
+        Conductors rebuild the flow from the factory's import path, so ``factory`` is a
+        module-level function or ``"package.module:function"``.
+        """
+        factory_path, make_flow = import_factory(factory)
+        name = name or make_flow(*args, **(kwargs or {})).name
+        book = models.LogBook(name)
+        detail = models.FlowDetail(name, str(uuid.uuid4()))
+        book.add(detail)
+        with contextlib.closing(self.persistence.get_connection()) as connection:
+            connection.save_logbook(book)
+        engines.save_factory_details(
+            detail, factory_path, list(args), kwargs or {}, backend=self.persistence
+        )
+        posting = self.poster.post(name, book=book, details={"store": dict(store or {})})
+        job = self._jobs[posting.uuid] = Job(name, posting.uuid, detail.uuid, self, posting)
+        return job
+
+    def run_conductor(
+        self,
+        *,
+        crash_after: str | None = None,
+        crash_during: str | None = None,
+        engine: str = "serial",
+        timeout: float = 10.0,
+        **engine_options: Any,
+    ) -> ConductorRun:
+        """Start a conductor in this process, let it claim one job and run it, and return
+        what it did.
+
+        ``crash_after`` kills the conductor once that task completed (its result saved);
+        ``crash_during`` kills it inside the task's execute. A killed conductor neither
+        consumes nor abandons the job: its claim runs out after :attr:`claim_expiry`
+        seconds and the next conductor takes the job over. The fixture's faults apply to
+        every conductor. Raises ``TimeoutError`` if no job could be claimed in ``timeout``.
+        """
+        crashes = _crash_plan(crash_after, crash_during, "run_conductor()")
+        check_engine_name(engine)
+        _check_timeout(timeout, "run_conductor()")
+        name = self._next_name()
+        board = self._connect(name)
+        conductor = SessionConductor(
+            name,
+            board,
+            persistence=self.persistence,
+            engine=engine,
+            engine_options=engine_options,
+            session=self.session,
+            crashes=crashes,
+            claim_expiry=self.claim_expiry,
+        )
+        watch = OneJob(conductor, timeout)
+        try:
+            with watch:
+                conductor.run()
+            outcome = watch.outcome
+        except FlowCrash:
+            outcome = "crashed"
+        finally:
+            board.close()
+        if watch.job is None or outcome is None:
+            raise TimeoutError(
+                f"{name} found no job it could claim within {timeout} s; {self._describe_jobs()}"
+            )
+        run = conductor.runs[-1] if conductor.runs else None
+        if run is not None:
+            atoms = {atom.name: atom.kind for atom in run.atoms}
+            problem = unmatched_message(crashes, atoms, lambda _: "run_conductor()")
+            if problem is not None:
+                raise UnmatchedFault(problem)
+        return self._done(name, outcome, watch.job, run)
+
+    def run_conductor_in_subprocess(
+        self,
+        *,
+        crash_after: str | None = None,
+        crash_during: str | None = None,
+        timeout: float = 10.0,
+    ) -> ConductorRun:
+        """Start a conductor in a child process that is SIGKILLed after (or during) a task
+        of the job it claims; return what it left behind, rebuilt from the backend.
+
+        The dead process's claim runs out like any other; :meth:`run_conductor` then
+        takes the job over. The backend must be one both processes reach (not memory).
+        """
+        check_shareable(self._backend_conf)
+        _check_timeout(timeout, "run_conductor_in_subprocess()")
+        if _crash_plan(crash_after, crash_during, "run_conductor_in_subprocess()") == FaultPlan():
+            raise TypeError(
+                "run_conductor_in_subprocess() takes crash_after= or crash_during=: the child "
+                "exists to die; use run_conductor() for one that lives"
+            )
+        name = self._next_name()
+        arguments = [
+            name,
+            self.server.jobboard_conf(namespace=_NAMESPACE),
+            self._backend_conf,
+            self.claim_expiry,
+            crash_after,
+            crash_during,
+            timeout,
+        ]
+        output = run_child(
+            "from pytest_flowfault.conductor import child_main; child_main()",
+            arguments,
+            timeout=timeout + 30,
+            what=f"the conductor {name}",
+            point=kill_point(crash_after, crash_during),
+        )
+        posting = self._posting(json.loads(output.splitlines()[0]))
+        job = self._job(posting)
+        detail = reload_flow_detail(self.persistence, job.flow_uuid)
+        run = crashed_run_from_storage(engines.flow_from_detail(detail), self.persistence, detail)
+        self.session.add_run(run)
+        return self._done(name, "killed", posting, run)
+
+    def close(self) -> None:
+        """Disconnect from Redis and from the backend (their data stays)."""
+        try:
+            self.poster.close()
+        finally:
+            self.persistence.close()
+
+    def _next_name(self) -> str:
+        return f"flowfault-conductor-{next(self._numbers)}"
+
+    def _done(self, name: str, outcome: Outcome, posting: Any, run: FlowRun | None) -> ConductorRun:
+        done = ConductorRun(name, outcome, self._job(posting), run)
+        self.conductor_runs.append(done)
+        return done
+
+    def _posting(self, job_uuid: str) -> Any:
+        if job_uuid in self._jobs:
+            return self._jobs[job_uuid]._posting
+        return next(job for job in self.poster.iterjobs() if job.uuid == job_uuid)
+
+    def _job(self, posting: Any) -> Job:
+        """Ours, or a job somebody else posted to the same board."""
+        if posting.uuid not in self._jobs:
+            details = posting.details or {}
+            flow_uuid = details.get("flow_uuid") or next(iter(posting.book)).uuid
+            self._jobs[posting.uuid] = Job(posting.name, posting.uuid, flow_uuid, self, posting)
+        return self._jobs[posting.uuid]
+
+    def _connect(self, who: str) -> Any:
+        conf = self.server.jobboard_conf(namespace=_NAMESPACE)
+        return connect_board(who, conf, self.persistence, self.claim_expiry)
+
+    def _describe_jobs(self) -> str:
+        waiting = [
+            f"{job.name!r} {job.state}" + (f" by {job.owner}" if job.state == "CLAIMED" else "")
+            for job in self._jobs.values()
+            if job.state != "COMPLETE"
+        ]
+        if not waiting:
+            return "every job posted is complete (post one with board.post())"
+        return "jobs not complete: " + ", ".join(waiting)
+
+
+def _check_timeout(timeout: object, api: str) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(
+            f"{api}: timeout={timeout!r}; give the seconds to wait for a job to claim, a "
+            f"number > 0"
+        )
+
+
+def _crash_plan(after: str | None, during: str | None, api: str) -> FaultPlan:
+    if after is not None and during is not None:
+        raise TypeError(f"{api} takes at most one of crash_after= or crash_during=")
+    if after is not None:
+        return FaultPlan(Fault.crash_after(after))
+    if during is not None:
+        return FaultPlan(Fault.crash_during(during))
+    return FaultPlan()

@@ -1,0 +1,287 @@
+"""Jobs on a real Redis jobboard, conductors that die mid-job, and the one that takes over."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flowkit import STEPS_LOG, logged_steps
+
+from pytest_flowfault import FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
+
+# A test's conductor waits for a dead one's claim to run out: keep that short.
+EXPIRY = 0.5
+
+
+@pytest.fixture
+def board(flowfault: FlowFault, flowfault_redis: RedisServer) -> JobBoard:
+    return flowfault.jobboard(flowfault_redis, claim_expiry=EXPIRY)
+
+
+@pytest.fixture(autouse=True)
+def fresh_log() -> Iterator[None]:
+    STEPS_LOG.entries.clear()
+    yield
+
+
+def executions() -> dict[str, int]:
+    """How often each step's real code ran in this process."""
+    return {f"s{i}": STEPS_LOG.count(f"s{i}", "execute") for i in range(5)}
+
+
+class TestRedisServerFixture:
+    def test_serves_on_loopback_and_stops_after_the_test(self, pytester: pytest.Pytester) -> None:
+        """A real server answers on 127.0.0.1 during the test and is gone after it."""
+        pytester.makepyfile(
+            """
+            import redis
+
+            SEEN = []
+
+            def test_uses(flowfault_redis):
+                client = redis.Redis.from_url(flowfault_redis.url)
+                assert client.ping()
+                assert "127.0.0.1" == flowfault_redis.host
+                SEEN.append(flowfault_redis)
+                client.close()
+
+            def test_stopped_after():
+                assert SEEN[0].process.poll() is not None
+            """
+        )
+        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+    def test_missing_binary_fails_the_test_with_how_to_fix(self, pytester: pytest.Pytester) -> None:
+        pytester.makeini("[pytest]\nflowfault_redis_server = /nowhere/redis-server\n")
+        pytester.makepyfile("def test_board(flowfault_redis):\n    pass\n")
+        result = pytester.runpytest()
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*flowfault_redis needs the redis-server binary, and '/nowhere/redis-server' is "
+                "not an executable on PATH; install it (Debian/Ubuntu: apt-get install "
+                "redis-server, macOS: brew install redis) or point the flowfault_redis_server "
+                "ini option at it"
+            ]
+        )
+
+    def test_a_port_taken_by_another_server_is_not_mistaken_for_ours(
+        self, flowfault_redis: RedisServer
+    ) -> None:
+        """Two servers started back to back are two processes on two ports."""
+        from pytest_flowfault.redis_server import start_redis_server
+
+        other = start_redis_server()
+        try:
+            assert other.port != flowfault_redis.port
+            with contextlib.closing(socket.create_connection((other.host, other.port))) as conn:
+                conn.sendall(b"INFO server\r\n")
+                assert f"process_id:{other.process.pid}".encode() in conn.recv(65536)
+        finally:
+            other.stop()
+
+
+class TestConductorDeath:
+    @pytest.mark.parametrize("engine", ["serial", "parallel"])
+    def test_second_conductor_resumes_after_the_dead_ones_claim_runs_out(
+        self, board: JobBoard, engine: str
+    ) -> None:
+        job = board.post(logged_steps, store={"unused": 1})
+        first = board.run_conductor(crash_after="s2", engine=engine)
+        assert ("crashed", "CLAIMED", first.name) == (first.outcome, job.state, job.owner)
+        assert {"s0": 1, "s1": 1, "s2": 1, "s3": 0, "s4": 0} == executions()
+
+        second = board.run_conductor(engine=engine)
+        assert ("consumed", "COMPLETE") == (second.outcome, job.state)
+        assert {f"s{i}": 1 for i in range(5)} == executions()
+        assert second.run is not None and first.run is not None
+        assert ("s3", "s4") == second.run.execution_order()
+        assert second.run.resumed_from is first.run
+        assert (first.run, second.run) == job.runs
+        assert (first, second) == job.conductors
+        job.assert_completed_once()
+        job.assert_executed_once()
+        job.assert_no_lost_results()
+
+    def test_crash_during_reruns_only_the_task_that_died(self, board: JobBoard) -> None:
+        job = board.post("flowkit:logged_steps")
+        board.run_conductor(crash_during="s3")
+        second = board.run_conductor()
+        assert second.run is not None
+        assert ("s3", "s4") == second.run.execution_order()
+        assert {f"s{i}": 1 for i in range(5)} == executions()
+        job.assert_completed_once()
+        job.assert_executed_once()
+
+    def test_fixture_faults_apply_to_every_conductor(
+        self, flowfault: FlowFault, board: JobBoard
+    ) -> None:
+        """A failing flow is still consumed (TaskFlow's rule); completed once says no."""
+        flowfault.fail("s1")
+        job = board.post(logged_steps)
+        done = board.run_conductor()
+        assert "consumed" == done.outcome
+        assert done.run in flowfault.runs
+        with pytest.raises(AssertionError) as failed:
+            job.assert_completed_once()
+        assert (
+            "job 'logged' was consumed, but its flow ended REVERTED (conductors: "
+            "flowfault-conductor-1 consumed)"
+        ) == str(failed.value)
+
+    def test_a_job_nobody_took_over_was_not_completed(self, board: JobBoard) -> None:
+        job = board.post(logged_steps)
+        board.run_conductor(crash_after="s0")
+        with pytest.raises(AssertionError) as failed:
+            job.assert_completed_once()
+        assert (
+            "expected job 'logged' to be consumed once, but it was consumed 0 times "
+            "(conductors: flowfault-conductor-1 crashed)"
+        ) == str(failed.value)
+
+    def test_work_redone_after_a_takeover_is_caught(self, board: JobBoard) -> None:
+        """When the dead conductor's progress is lost (here: wiped from the backend, as a
+        backend that never committed would), the takeover redoes completed tasks."""
+        job = board.post(logged_steps)
+        board.run_conductor(crash_after="s1")
+        with contextlib.closing(board.persistence.get_connection()) as connection:
+            detail = connection.get_flow_details(job.flow_uuid)
+            for atom in detail:
+                atom.state, atom.results = "PENDING", None
+            connection.update_flow_details(detail)
+        board.run_conductor()
+        assert 2 == executions()["s0"]
+        job.assert_completed_once()
+        with pytest.raises(AssertionError, match="expected 's0' to execute successfully once "
+                           "across the crash and the resumption, but it did 2 times"):
+            job.assert_executed_once()
+        job.assert_executed_once("s2", "s3", "s4")
+
+    def test_job_named_after_its_flow_unless_named(self, board: JobBoard) -> None:
+        assert "logged" == board.post(logged_steps).name
+        assert "nightly" == board.post(logged_steps, name="nightly").name
+        assert 2 == len(board.jobs)
+
+
+class TestRealProcessDeath:
+    @pytest.mark.parametrize(("point", "task", "rerun"), [
+        ("crash_after", "s2", ("s3", "s4")),
+        ("crash_during", "s2", ("s2", "s3", "s4")),
+    ])
+    def test_sigkilled_conductor_job_taken_over(
+        self, board: JobBoard, point: str, task: str, rerun: tuple[str, ...]
+    ) -> None:
+        job = board.post(logged_steps)
+        killed = board.run_conductor_in_subprocess(**{point: task})
+        assert ("killed", "CLAIMED", killed.name) == (killed.outcome, job.state, job.owner)
+        assert {"s0": 0, "s1": 0, "s2": 0, "s3": 0, "s4": 0} == executions()  # the child's
+
+        second = board.run_conductor()
+        assert second.run is not None
+        assert rerun == second.run.execution_order()
+        assert second.run.resumed_from is killed.run
+        job.assert_completed_once()
+        job.assert_executed_once()
+        job.assert_no_lost_results()
+
+    def test_child_that_does_not_reach_the_point(self, board: JobBoard) -> None:
+        board.post(logged_steps)
+        with pytest.raises(RuntimeError, match=r"the conductor flowfault-conductor-1 was not "
+                           r"killed at crash_after='s9': it exited with 0"):
+            board.run_conductor_in_subprocess(crash_after="s9")
+
+
+class TestBadInput:
+    def test_conductor_without_a_job_times_out_saying_why(self, board: JobBoard) -> None:
+        with pytest.raises(TimeoutError) as failed:
+            board.run_conductor(timeout=0.2)
+        assert (
+            "flowfault-conductor-1 found no job it could claim within 0.2 s; every job "
+            "posted is complete (post one with board.post())"
+        ) == str(failed.value)
+
+    def test_a_claim_held_by_a_dead_conductor_is_named(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer
+    ) -> None:
+        board = flowfault.jobboard(flowfault_redis, claim_expiry=60)
+        board.post(logged_steps)
+        board.run_conductor(crash_after="s0")
+        with pytest.raises(TimeoutError, match=r"jobs not complete: 'logged' CLAIMED by "
+                           r"flowfault-conductor-1$"):
+            board.run_conductor(timeout=0.2)
+
+    def test_crash_target_that_names_no_task(self, board: JobBoard) -> None:
+        board.post(logged_steps)
+        with pytest.raises(UnmatchedFault, match=r"Fault.crash_after\('s9'\).*run_conductor"):
+            board.run_conductor(crash_after="s9")
+
+    @pytest.mark.parametrize(
+        ("factory", "error", "message"),
+        [
+            (lambda: None, ValueError, "factory test_jobboard.TestBadInput.<lambda> cannot be "
+             "imported by that name from another process; define it at the top level of a "
+             "module"),
+            ("flowkit.logged_steps", ValueError, "factory='flowkit.logged_steps': write "
+             "'package.module:function', a module-level function that returns a fresh flow"),
+            ("flowkit:nothing", ValueError, "factory='flowkit:nothing' cannot be imported: "
+             "module 'flowkit' has no attribute 'nothing'"),
+            ("flowkit:STEPS_LOG", ValueError, "factory='flowkit:STEPS_LOG' is a Log, not a "
+             "function"),
+            (42, TypeError, "factory must be a function that builds the flow, or "
+             "'package.module:function', not int"),
+        ],
+    )
+    def test_post_needs_an_importable_factory(
+        self, board: JobBoard, factory: object, error: type[Exception], message: str
+    ) -> None:
+        with pytest.raises(error) as failed:
+            board.post(factory)  # type: ignore[arg-type]
+        assert message == str(failed.value)
+        assert () == board.jobs
+
+    def test_one_kill_point_at_a_time(self, board: JobBoard) -> None:
+        with pytest.raises(TypeError, match=r"run_conductor\(\) takes at most one of "):
+            board.run_conductor(crash_after="s1", crash_during="s2")
+        with pytest.raises(TypeError, match=r"the child exists to die; use run_conductor"):
+            board.run_conductor_in_subprocess()
+
+    def test_subprocess_needs_a_shared_backend(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer
+    ) -> None:
+        board = flowfault.jobboard(flowfault_redis, backend="memory")
+        with pytest.raises(ValueError, match="a child process cannot share a memory backend"):
+            board.run_conductor_in_subprocess(crash_after="s1")
+
+    def test_unknown_engine_and_bad_timeout(self, board: JobBoard) -> None:
+        with pytest.raises(ValueError, match=r"engine='paralel' is not a TaskFlow engine; use one "
+                           r"of .*; did you mean 'parallel'\?"):
+            board.run_conductor(engine="paralel")
+        for timeout in (0, -2, "10"):
+            with pytest.raises(ValueError, match=rf"run_conductor\(\): timeout={timeout!r}; give "
+                               r"the seconds to wait for a job to claim, a number > 0"):
+                board.run_conductor(timeout=timeout)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("expiry", [0, -1, "1", True])
+    def test_claim_expiry(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer, expiry: object
+    ) -> None:
+        with pytest.raises(ValueError, match=rf"claim_expiry={expiry!r}: give the seconds"):
+            flowfault.jobboard(flowfault_redis, claim_expiry=expiry)  # type: ignore[arg-type]
+
+    def test_missing_redis_py_names_the_extra(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setitem(sys.modules, "redis", None)
+        with pytest.raises(MissingExtra, match=r"pip install 'pytest-flowfault\[jobboard\]'"):
+            flowfault.jobboard(flowfault_redis)
+
+
+def test_jobs_of_the_board_are_the_ones_posted(board: JobBoard) -> None:
+    first, second = board.post(logged_steps), board.post(logged_steps)
+    assert (first, second) == board.jobs
+    assert all(isinstance(job, Job) and job.state == "UNCLAIMED" for job in board.jobs)
+    assert Path(board.session.directory(), "flowfault.db").exists()
