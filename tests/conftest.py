@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,14 @@ import taskflow.patterns.unordered_flow  # noqa: F401
 import taskflow.persistence.backends.impl_sqlalchemy  # noqa: F401  (SQLAlchemy, alembic)
 import taskflow.retry  # noqa: F401
 from flowkit import Log
+from pgserver import postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the whole test session (~1 s to start)."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

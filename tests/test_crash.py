@@ -192,6 +192,39 @@ def resume_as_code_under_test_would(session: Session, crashed: FlowRun, log: Log
         ).run()
 
 
+class TestPostgreSQL:
+    """``backend=`` takes a URL; PostgreSQL is what production TaskFlow deployments use."""
+
+    def test_crash_and_resume(self, session: Session, log: Log, postgres_url: str) -> None:
+        session.plan = FaultPlan(Fault.crash_after("instance"))
+        crashed = session.run(boot(log), backend=postgres_url)
+        assert "postgresql" == crashed.resume_point.backend.engine.dialect.name  # type: ignore[union-attr]
+        resumed = session.resume(crashed)
+        resumed.assert_resumed()
+        resumed.assert_executed_once("instance")
+        resumed.assert_no_lost_results()
+        assert 1 == log.count("instance", "execute")
+
+    def test_sigkilled_child_resumes_here(
+        self, boot: pytest.Pytester, postgres_url: str
+    ) -> None:
+        boot.makepyfile(
+            f"""
+            def test_sigkill(flowfault):
+                crashed = flowfault.run_in_subprocess(
+                    "flowkit:five_steps", crash_after="s2", backend={postgres_url!r}
+                )
+                assert {{"s0", "s1", "s2"}} == set(crashed.atom_results)
+                resumed = flowfault.resume(crashed)
+                resumed.assert_resumed()
+                for step in ("s0", "s1", "s2", "s3", "s4"):
+                    resumed.assert_executed_once(step)
+            """
+        )
+        boot.syspathinsert(Path(__file__).parent)
+        boot.runpytest().assert_outcomes(passed=1)
+
+
 class TestReliability:
     TASKS = [f"t{i:02d}" for i in range(20)]
 

@@ -107,6 +107,18 @@ class TestConductorDeath:
         job.assert_executed_once()
         job.assert_no_lost_results()
 
+    def test_takeover_with_jobs_persisted_in_postgresql(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer, postgres_url: str
+    ) -> None:
+        """Redis for the board, PostgreSQL for the flows: a production-like deployment."""
+        board = flowfault.jobboard(flowfault_redis, backend=postgres_url, claim_expiry=EXPIRY)
+        job = board.post(logged_steps)
+        board.run_conductor_in_subprocess(crash_after="s1")
+        board.run_conductor()
+        job.assert_completed_once()
+        job.assert_executed_once()
+        job.assert_no_lost_results()
+
     def test_crash_during_reruns_only_the_task_that_died(self, board: JobBoard) -> None:
         job = board.post("flowkit:logged_steps")
         board.run_conductor(crash_during="s3")
