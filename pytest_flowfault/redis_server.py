@@ -63,7 +63,7 @@ def start_redis_server(executable: str = "redis-server") -> RedisServer:
         )
     last_error = ""
     for _ in range(3):  # another process may take the free port before the server binds it
-        port = _free_port()
+        port = free_loopback_port()
         process = subprocess.Popen(
             [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
@@ -79,7 +79,8 @@ def start_redis_server(executable: str = "redis-server") -> RedisServer:
     raise RedisServerError(f"{path} did not start on 127.0.0.1: {last_error or 'no output'}")
 
 
-def _free_port() -> int:
+def free_loopback_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

@@ -6,12 +6,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from pytest_flowfault.redis_server import free_loopback_port
 
 
 def _postgres_bin(program: str) -> str | None:
@@ -21,13 +22,6 @@ def _postgres_bin(program: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"))
     return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -55,7 +49,7 @@ def _running(directory: Path) -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(directory, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = directory / "data", _free_port()
+    data, port = directory / "data", free_loopback_port()
     subprocess.run(
         [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "flowfault", "--no-sync"],
         check=True,
