@@ -265,7 +265,7 @@ class JobBoard:
             problem = unmatched_message(crashes, atoms, lambda _: "run_conductor()")
             if problem is not None:
                 raise UnmatchedFault(problem)
-        return self._done(name, outcome, watch.job, run)
+        return self._done(name, outcome, self._job(watch.job), run)
 
     def run_conductor_in_subprocess(
         self,
@@ -304,12 +304,11 @@ class JobBoard:
             what=f"the conductor {name}",
             point=kill_point(crash_after, crash_during),
         )
-        posting = self._posting(json.loads(output.splitlines()[0]))
-        job = self._job(posting)
+        job = self._job(self._posting(json.loads(output.splitlines()[0])))
         detail = reload_flow_detail(self.persistence, job.flow_uuid)
         run = crashed_run_from_storage(engines.flow_from_detail(detail), self.persistence, detail)
         self.session.add_run(run)
-        return self._done(name, "killed", posting, run)
+        return self._done(name, "killed", job, run)
 
     def close(self) -> None:
         """Disconnect from Redis and from the backend (their data stays)."""
@@ -321,8 +320,8 @@ class JobBoard:
     def _next_name(self) -> str:
         return f"flowfault-conductor-{next(self._numbers)}"
 
-    def _done(self, name: str, outcome: Outcome, posting: Any, run: FlowRun | None) -> ConductorRun:
-        done = ConductorRun(name, outcome, self._job(posting), run)
+    def _done(self, name: str, outcome: Outcome, job: Job, run: FlowRun | None) -> ConductorRun:
+        done = ConductorRun(name, outcome, job, run)
         self.conductor_runs.append(done)
         return done
 
