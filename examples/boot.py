@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import itertools
-import time
+import threading
 from typing import Any
 
 from taskflow import task
@@ -19,8 +19,9 @@ STORE = {"volume_name": "data", "instance_name": "web-1"}
 class Cloud:
     """An in-memory stand-in for a compute and block-storage API."""
 
-    def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
+    def __init__(self, concurrent_creations: int = 1) -> None:
+        # A slow API, without a clock: each creation answers once this many are in flight.
+        self._in_flight = threading.Barrier(concurrent_creations, timeout=60)
         self.volumes: dict[str, str] = {}
         self.instances: dict[str, str] = {}
         self.attachments: set[tuple[str, str]] = set()
@@ -31,7 +32,8 @@ class Cloud:
         return sorted([*self.volumes, *self.instances])
 
     def new_id(self, prefix: str) -> str:
-        time.sleep(self.latency)
+        if self._in_flight.parties > 1:
+            self._in_flight.wait()
         return f"{prefix}-{next(self._ids)}"
 
 

@@ -58,7 +58,8 @@ def test_graph_flow_orders_tasks_by_what_they_need(flowfault: FlowFault) -> None
 
 def test_parallel_engine_creates_volume_and_instance_at_once(flowfault: FlowFault) -> None:
     """On the parallel engine the two creations overlap; attach still waits for both."""
-    run = flowfault.run(boot_graph_flow(Cloud(latency=0.05)), store=STORE, engine="parallel")
+    cloud = Cloud(concurrent_creations=2)  # each creation waits until both are under way
+    run = flowfault.run(boot_graph_flow(cloud), store=STORE, engine="parallel")
     run.assert_succeeded()
     run.assert_order("create_volume", "attach_volume_to_instance")
     run.assert_order("create_instance", "attach_volume_to_instance")

@@ -1,5 +1,5 @@
-"""TaskFlow conductors that keep their claims alive, run under a flowfault session, and
-die on cue: in this process (``FlowCrash``) or in a child process (SIGKILL).
+"""TaskFlow conductors that run under a flowfault session and die on cue: in this
+process (``FlowCrash``) or in a child process (SIGKILL).
 """
 
 from __future__ import annotations
@@ -31,32 +31,32 @@ _FINISHING_EVENTS: dict[str, Outcome] = {
 POLL_INTERVAL = 0.02
 
 
-def connect_board(who: str, conf: dict[str, Any], persistence: Any, claim_expiry: float) -> Any:
-    """A connected Redis jobboard whose claims expire after ``claim_expiry`` seconds.
-
-    A claim without expiry outlives a dead owner forever on Redis; OpenStack Octavia
-    patches ``claim`` the same way.
-    """
+def connect_board(who: str, conf: dict[str, Any], persistence: Any) -> Any:
+    """A connected Redis jobboard. Its claims never expire: a live conductor keeps its job
+    however long (or however loaded the machine) its work takes."""
     board = job_backends.fetch(who, conf, persistence=persistence)
     board.connect()
-    board.claim = functools.partial(board.claim, expiry=claim_expiry)
     return board
 
 
-class ClaimKeepingConductor(impl_blocking.BlockingConductor):  # type: ignore[misc]
-    """A blocking conductor that extends its claim on a job for as long as it runs it."""
+def release_claim_of_dead(board: Any, job: Any, who: str) -> None:
+    """End the claim of the conductor ``who``, which has died, on ``job``.
 
-    def __init__(self, *args: Any, claim_expiry: float, **kwargs: Any) -> None:
+    In production a dead owner's claim ends when its expiry runs out; here it ends the
+    moment the death is certain, so a takeover never depends on the clock. TaskFlow's
+    ``abandon`` is that same change on Redis: the owner key goes, the job stays posted.
+    """
+    board.abandon(job, who)
+
+
+class PollingConductor(impl_blocking.BlockingConductor):  # type: ignore[misc]
+    """A blocking conductor that looks for jobs every :data:`POLL_INTERVAL` seconds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, wait_timeout=POLL_INTERVAL, **kwargs)
-        self.claim_expiry = claim_expiry
-
-    def _listeners_from_job(self, job: Any, engine: Any) -> list[Any]:
-        listeners: list[Any] = super()._listeners_from_job(job, engine)
-        listeners.append(_ClaimKeeper(job, self.claim_expiry))
-        return listeners
 
 
-class SessionConductor(ClaimKeepingConductor):
+class SessionConductor(PollingConductor):
     """Runs its jobs' engines under a flowfault session: its faults plus ``crashes`` (this
     conductor's own), every run recorded in the session and in :attr:`runs`."""
 
@@ -73,28 +73,6 @@ class SessionConductor(ClaimKeepingConductor):
             drive, engine, self.session, extra=self.crashes, finished=self.runs
         )
         return engine
-
-
-class _ClaimKeeper:
-    """Extends a job's claim every third of its expiry until the job's run ends."""
-
-    def __init__(self, job: Any, expiry: float) -> None:
-        self._job = job
-        self._expiry = expiry
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="flowfault-claim", daemon=True)
-
-    def __enter__(self) -> _ClaimKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._expiry / 3):
-            self._job.extend_expiry(self._expiry)
 
 
 class OneJob:
@@ -130,7 +108,7 @@ class OneJob:
             self._conductor.stop()
 
 
-class _DyingConductor(ClaimKeepingConductor):
+class _DyingConductor(PollingConductor):
     """Runs in a child process; SIGKILLs it after (or during) a task, after printing the
     claimed job's uuid so that the parent knows which job was left behind."""
 
@@ -161,15 +139,10 @@ def _die() -> None:
 
 def child_main() -> None:
     """Entry of the child process: one conductor, killed at the point it was given."""
-    name, board_conf, backend_conf, claim_expiry, after, during, timeout = json.loads(
-        sys.argv[1]
-    )
+    name, board_conf, backend_conf, after, during, timeout = json.loads(sys.argv[1])
     persistence = persistence_backends.fetch(backend_conf)
-    board = connect_board(name, board_conf, persistence, claim_expiry)
-    conductor = _DyingConductor(
-        name, board, persistence=persistence, claim_expiry=claim_expiry, after=after,
-        during=during,
-    )
+    board = connect_board(name, board_conf, persistence)
+    conductor = _DyingConductor(name, board, persistence=persistence, after=after, during=during)
     with OneJob(conductor, timeout):
         conductor.run()
     board.close()

@@ -145,17 +145,25 @@ class FlowFault:
         )
 
     def jobboard(
-        self, redis_server: RedisServer, *, backend: Any = "sqlite", claim_expiry: float = 1.0
+        self,
+        redis_server: RedisServer,
+        *,
+        backend: Any = "sqlite",
+        expire_dead_claims: bool = True,
     ) -> JobBoard:
         """A TaskFlow Redis jobboard on ``redis_server`` (the ``flowfault_redis`` fixture),
         its conductors sharing ``backend`` (``"sqlite"`` in the test's ``tmp_path`` by
         default); their engine runs get the faults in force and are recorded in :attr:`runs`.
 
-        ``claim_expiry`` is how many seconds a dead conductor's claim outlives it.
+        A live conductor's claim never runs out. A conductor the plugin kills loses its
+        claim when it dies, as an expiring claim would; ``expire_dead_claims=False``
+        keeps it instead, as TaskFlow's default claims (no expiry) do in production.
         """
         from pytest_flowfault.jobboard import JobBoard
 
-        return JobBoard(self._session, redis_server, backend, claim_expiry=claim_expiry)
+        return JobBoard(
+            self._session, redis_server, backend, expire_dead_claims=expire_dead_claims
+        )
 
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""

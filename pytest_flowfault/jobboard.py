@@ -1,10 +1,11 @@
 """Jobs on a real TaskFlow Redis jobboard, run by conductors that may die mid-job.
 
 A conductor claims a job, runs its flow from the shared persistence backend and
-consumes the job. On Redis a claim lives until its owner releases it, so conductors
-here claim with an expiry and keep extending it while they work (as OpenStack Octavia
-does): when one dies, its claim runs out and the next conductor takes the job over and
-resumes the flow from what the dead one saved.
+consumes the job. Deployments claim with an expiry and extend it while they work (as
+OpenStack Octavia does), so a dead conductor's claim runs out and the next conductor takes
+the job over, resuming the flow from what the dead one saved. Here a live conductor's claim
+never expires, and a conductor the plugin kills loses its claim the moment its death is
+certain: a takeover is decided by who died, never by the clock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_flowfault import assertions
-from pytest_flowfault.conductor import OneJob, Outcome, SessionConductor, connect_board
+from pytest_flowfault.conductor import (
+    OneJob,
+    Outcome,
+    SessionConductor,
+    connect_board,
+    release_claim_of_dead,
+)
 from pytest_flowfault.engine import Session, check_engine_name
 from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
@@ -45,7 +52,8 @@ class ConductorRun:
 
     ``outcome`` is ``"consumed"`` (the job is done: TaskFlow consumes a job also when its
     flow reverted), ``"abandoned"`` or ``"trashed"``, or ``"crashed"``/``"killed"`` when
-    the conductor died mid-job and left its claim to run out.
+    the conductor died mid-job (its claim ends with it unless the board keeps dead
+    conductors' claims).
     """
 
     name: str
@@ -65,17 +73,19 @@ class Job:
     uuid: str
     flow_uuid: str
     _board: JobBoard = field(repr=False)
-    _posting: Any = field(repr=False)
+    posting: Any = field(repr=False)  # TaskFlow's RedisJob
 
     @property
     def state(self) -> str:
         """``"UNCLAIMED"``, ``"CLAIMED"`` or ``"COMPLETE"`` (consumed), read from Redis."""
-        return str(self._posting.state)
+        return str(self.posting.state)
 
     @property
     def owner(self) -> str | None:
         """The conductor whose claim the job is under, or None."""
-        owner: str | None = self._board.poster.find_owner(self._posting)
+        if self.state != "CLAIMED":  # TaskFlow's find_owner raises TypeError on no owner
+            return None
+        owner: str | None = self._board.poster.find_owner(self.posting)
         return owner
 
     @property
@@ -152,7 +162,7 @@ class JobBoard:
         server: RedisServer,
         backend: Any = "sqlite",
         *,
-        claim_expiry: float = 1.0,
+        expire_dead_claims: bool = True,
     ) -> None:
         try:
             import redis  # noqa: F401  (TaskFlow imports it only once a board connects)
@@ -161,16 +171,15 @@ class JobBoard:
                 "the Redis jobboard needs redis-py >= 8; install it with "
                 "pip install 'pytest-flowfault[jobboard]'"
             ) from None
-        if isinstance(claim_expiry, bool) or not isinstance(claim_expiry, int | float) or (
-            claim_expiry <= 0
-        ):
-            raise ValueError(
-                f"claim_expiry={claim_expiry!r}: give the seconds a dead conductor's claim "
-                f"lasts, a number > 0 (e.g. 1.0)"
+        if not isinstance(expire_dead_claims, bool):
+            raise TypeError(
+                f"expire_dead_claims={expire_dead_claims!r}: give True (a dead conductor's "
+                f"claim ends, as with an expiry) or False (it stays, as with TaskFlow's "
+                f"default claims, which never expire)"
             )
         self.session = session
         self.server = server
-        self.claim_expiry = float(claim_expiry)
+        self.expire_dead_claims = expire_dead_claims
         self._backend_conf = backend_conf(backend, session.directory)
         self.persistence = open_backend(self._backend_conf, session.directory)
         self.poster = self._connect("flowfault-poster")
@@ -227,9 +236,9 @@ class JobBoard:
 
         ``crash_after`` kills the conductor once that task completed (its result saved);
         ``crash_during`` kills it inside the task's execute. A killed conductor neither
-        consumes nor abandons the job: its claim runs out after :attr:`claim_expiry`
-        seconds and the next conductor takes the job over. The fixture's faults apply to
-        every conductor. Raises ``TimeoutError`` if no job could be claimed in ``timeout``.
+        consumes nor abandons the job; its claim ends with it (see ``expire_dead_claims``)
+        and the next conductor takes the job over. The fixture's faults apply to every
+        conductor. Raises ``TimeoutError`` if no job could be claimed in ``timeout``.
         """
         crashes = _crash_plan(crash_after, crash_during, "run_conductor()")
         check_engine_name(engine)
@@ -244,7 +253,6 @@ class JobBoard:
             engine_options=engine_options,
             session=self.session,
             crashes=crashes,
-            claim_expiry=self.claim_expiry,
         )
         watch = OneJob(conductor, timeout)
         try:
@@ -253,6 +261,8 @@ class JobBoard:
             outcome = watch.outcome
         except FlowCrash:
             outcome = "crashed"
+            if self.expire_dead_claims:
+                release_claim_of_dead(board, watch.job, name)
         finally:
             board.close()
         if watch.job is None or outcome is None:
@@ -277,8 +287,9 @@ class JobBoard:
         """Start a conductor in a child process that is SIGKILLed after (or during) a task
         of the job it claims; return what it left behind, rebuilt from the backend.
 
-        The dead process's claim runs out like any other; :meth:`run_conductor` then
-        takes the job over. The backend must be one both processes reach (not memory).
+        The dead process's claim ends once this process has seen it die (see
+        ``expire_dead_claims``); :meth:`run_conductor` then takes the job over. The
+        backend must be one both processes reach (not memory).
         """
         check_shareable(self._backend_conf)
         _check_timeout(timeout, "run_conductor_in_subprocess()")
@@ -292,7 +303,6 @@ class JobBoard:
             name,
             self.server.jobboard_conf(namespace=_NAMESPACE),
             self._backend_conf,
-            self.claim_expiry,
             crash_after,
             crash_during,
             timeout,
@@ -304,7 +314,9 @@ class JobBoard:
             what=f"the conductor {name}",
             point=kill_point(crash_after, crash_during),
         )
-        job = self._job(self._posting(json.loads(output.splitlines()[0])))
+        job = self._job(self._find_posting(json.loads(output.splitlines()[0])))
+        if self.expire_dead_claims:
+            release_claim_of_dead(self.poster, job.posting, name)
         detail = reload_flow_detail(self.persistence, job.flow_uuid)
         run = crashed_run_from_storage(engines.flow_from_detail(detail), self.persistence, detail)
         self.session.add_run(run)
@@ -325,9 +337,9 @@ class JobBoard:
         self.conductor_runs.append(done)
         return done
 
-    def _posting(self, job_uuid: str) -> Any:
+    def _find_posting(self, job_uuid: str) -> Any:
         if job_uuid in self._jobs:
-            return self._jobs[job_uuid]._posting
+            return self._jobs[job_uuid].posting
         return next(job for job in self.poster.iterjobs() if job.uuid == job_uuid)
 
     def _job(self, posting: Any) -> Job:
@@ -340,7 +352,7 @@ class JobBoard:
 
     def _connect(self, who: str) -> Any:
         conf = self.server.jobboard_conf(namespace=_NAMESPACE)
-        return connect_board(who, conf, self.persistence, self.claim_expiry)
+        return connect_board(who, conf, self.persistence)
 
     def _describe_jobs(self) -> str:
         waiting = [

