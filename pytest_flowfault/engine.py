@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 import tempfile
 import threading
 import warnings
@@ -23,12 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flowfault import explore
-from pytest_flowfault.errors import FlowCrash, UnmatchedFault
+from pytest_flowfault.errors import FaultNotInjected, FlowCrash, UnmatchedFault
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import Action, Fault, FaultPlan, closest_name, unmatched_message
 from pytest_flowfault.persist import open_backend, reload_flow_detail
-from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, ResumePoint, RunInfo
+from pytest_flowfault.record import (
+    AtomInfo,
+    FlowRun,
+    NotInjected,
+    Recorder,
+    ResumePoint,
+    RunInfo,
+    not_injected_message,
+)
 
 with warnings.catch_warnings():
     # oslo.utils warns about eventlet on every import of taskflow.engines; it is not
@@ -289,6 +298,7 @@ def drive(
                 atom_results=(
                     _atom_results(engine, kinds) if crashed or resumed_from is not None else {}
                 ),
+                not_injected=_out_of_reach(engine, kinds, plan),
             )
             session._add(started, run)
             if finished is not None:
@@ -354,6 +364,29 @@ def _crashing_after(
 
     with notifier.register_deregister(engine.atom_notifier, notifier.Notifier.ANY, on_state):
         yield
+
+
+_REMOTE_TASKS = (
+    "the worker-based engine runs these tasks in workers that build their own task objects "
+    "from the class name, so the plugin's wrappers on the engine's copies never run; to test "
+    "how the flow handles this fault, run it on engine='serial' or engine='parallel'"
+)
+
+
+def _out_of_reach(engine: Any, kinds: dict[Any, str], plan: FaultPlan) -> tuple[NotInjected, ...]:
+    """The faults that match atoms of this engine but can never fire on them.
+
+    Only a ``crash_after`` fires outside the atom (on the engine's own notification).
+    """
+    if not _is_worker_based(engine):
+        return ()
+    return tuple(
+        NotInjected(fault, atom.name, _REMOTE_TASKS)
+        for atom, kind in kinds.items()
+        if kind == "task"
+        for fault in plan
+        if fault.kind != "crash_after" and fault.matches(atom.name, kind)
+    )
 
 
 def _atom_results(engine: Any, kinds: dict[Any, str]) -> dict[str, Any]:
@@ -425,9 +458,13 @@ def run_flow(
         run = session.run(flow, store=store, engine=engine, **engine_options)
     finally:
         session.close()
-    problem = unmatched_message(session.plan, session.atoms_seen, lambda _: "run_flow(plan=...)")
+    origin = lambda _: "run_flow(plan=...)"  # noqa: E731
+    problem = unmatched_message(session.plan, session.atoms_seen, origin)
     if problem is not None:
         raise UnmatchedFault(problem)
+    problem = not_injected_message(session.plan, session.runs, origin)
+    if problem is not None:
+        raise FaultNotInjected(problem)
     return run
 
 
@@ -514,7 +551,15 @@ def _engine_kind(engine: Any) -> str:
         return "parallel"
     if isinstance(engine, SerialActionEngine):
         return "serial"
+    if _is_worker_based(engine):
+        return "worker-based"
     return type(engine).__name__
+
+
+def _is_worker_based(engine: Any) -> bool:
+    # The module is imported only when kombu is: an engine of its class implies it is.
+    remote = sys.modules.get("taskflow.engines.worker_based.engine")
+    return remote is not None and isinstance(engine, remote.WorkerBasedActionEngine)
 
 
 def _results(engine: Any) -> dict[str, Any]:

@@ -35,6 +35,10 @@ class UnmatchedFault(AssertionError):
     """A fault targeted no atom of any flow run during the test (usually a typo)."""
 
 
+class FaultNotInjected(UnmatchedFault):
+    """A fault matched atoms that it could never fire on (e.g. tasks run by remote workers)."""
+
+
 class FlowCrash(BaseException):
     """A crash fault fired: the engine "dies" here, its storage left as a SIGKILL leaves it.
 

@@ -11,7 +11,7 @@ from pytest_flowfault.engine import Session, sweep
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.record import FlowRun, not_injected_message
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard import JobBoard
@@ -252,6 +252,11 @@ class FlowFault:
         return unmatched_message(
             FaultPlan(*self._checked), self._session.atoms_seen, self._origins.get
         )
+
+    def not_injected_problem(self) -> str | None:
+        """Say which of the test's own faults matched atoms they could never fire on
+        (tasks run by remote workers), or None. Command-line faults are only counted."""
+        return not_injected_message(FaultPlan(*self._checked), self.runs, self._origins.get)
 
     def matched_faults(self) -> tuple[Fault, ...]:
         """The faults in force whose target named an atom of some run so far."""

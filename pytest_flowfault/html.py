@@ -153,6 +153,16 @@ def _header(report: Record, anchors: dict[str, str]) -> str:
             + "".join(f"<div><code>{_e(f)}</code></div>" for f in totals["never_matched"])
             + "</div>"
         )
+    if totals.get("not_injected"):
+        parts.append(
+            '<div class="panel warn"><h2>Faults that could not be injected</h2>'
+            + "".join(
+                f'<div><code>{_e(miss["fault"])}</code> into {_e(miss["atoms"])} atoms in '
+                f'{_e(miss["tests"])} tests: {_e(miss["reason"])}</div>'
+                for miss in totals["not_injected"]
+            )
+            + "</div>"
+        )
     return "<header>" + "\n".join(parts) + "</header>"
 
 

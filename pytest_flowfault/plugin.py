@@ -256,11 +256,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """After a passing test: faults that never matched, and ``--flowfault-strict``."""
+    """After a passing test: faults that never matched or could not fire, and
+    ``--flowfault-strict``."""
     result = yield
     state = item.stash.get(_STATE, None)
     if state is not None:
-        problem = state.fixture.unmatched_problem() or _strict_problem(item, state)
+        fixture = state.fixture
+        problem = (
+            fixture.unmatched_problem()
+            or fixture.not_injected_problem()
+            or _strict_problem(item, state)
+        )
         if problem is not None:
             pytest.fail(problem, pytrace=False)
     return result

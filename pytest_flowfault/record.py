@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 from pytest_flowfault import assertions
 from pytest_flowfault.errors import UnknownAtom
-from pytest_flowfault.plan import FaultPlan, closest_name
+from pytest_flowfault.plan import Fault, FaultPlan, closest_name
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision"]
 AtomKind = Literal["task", "retry"]
@@ -88,6 +88,37 @@ class AtomInfo:
     retry: str | None = None
 
 
+@dataclass(frozen=True)
+class NotInjected:
+    """A fault in force that the plugin knew could not fire on an atom of the run."""
+
+    fault: Fault
+    atom: str
+    reason: str
+
+
+def not_injected_message(
+    plan: FaultPlan, runs: Iterable[FlowRun], origin_of: Callable[[Fault], str | None]
+) -> str | None:
+    """Say which faults of ``plan`` matched atoms of ``runs`` they could not fire on, or None."""
+    wanted = set(plan)
+    missed: dict[tuple[Fault, str, str], list[str]] = {}
+    for run in runs:
+        for miss in run.not_injected:
+            if miss.fault in wanted:
+                atoms = missed.setdefault((miss.fault, run.flow_name, miss.reason), [])
+                atoms.extend([] if miss.atom in atoms else [miss.atom])
+    lines = []
+    for (fault, flow_name, reason), atoms in missed.items():
+        origin = origin_of(fault)
+        source = f" (from {origin})" if origin else ""
+        names = ", ".join(repr(atom) for atom in atoms)
+        lines.append(
+            f"{fault!r}{source} cannot be injected into {names} of flow {flow_name!r}: {reason}"
+        )
+    return "\n".join(lines) or None
+
+
 @dataclass(frozen=True, repr=False)
 class FlowRun:
     """The record of one engine run; immutable once the run has ended.
@@ -112,6 +143,8 @@ class FlowRun:
     resume_point: ResumePoint | None = field(default=None, compare=False)
     #: Saved results of the tasks that were SUCCESS at the end (crashed and resumed runs).
     atom_results: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: Faults in force that could not reach atoms of this run, and why.
+    not_injected: tuple[NotInjected, ...] = ()
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -333,6 +366,7 @@ class Recorder:
         resumed_from: FlowRun | None = None,
         resume_point: ResumePoint | None = None,
         atom_results: Mapping[str, Any] | None = None,
+        not_injected: tuple[NotInjected, ...] = (),
     ) -> FlowRun:
         """Freeze what was recorded into a :class:`FlowRun`."""
         with self._lock:
@@ -351,6 +385,7 @@ class Recorder:
             resumed_from=resumed_from,
             resume_point=resume_point,
             atom_results=MappingProxyType(dict(atom_results or {})),
+            not_injected=not_injected,
         )
 
 

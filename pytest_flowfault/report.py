@@ -8,6 +8,7 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
 
     {"schema", "version", "seed", "command_line_faults": [repr, ...],
      "summary": {"tests", "runs", "faults_injected", "states": {STATE: count},
+                 "not_injected": [{"fault", "reason", "atoms", "tests"}],
                  "compensation_violations": [{"test", "flow", "problems"}],
                  "never_matched": [repr, ...]},
      "tests": [{"nodeid", "test" (the node id without a sweep variant's suffix),
@@ -19,6 +20,8 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                           "compensated": true | false | null, "compensation_problems",
                           "atoms": [{"name", "kind", "has_revert"}],
                           "dependencies": [[before, after], ...], "recorder_errors",
+                          "not_injected": [{"fault", "atom", "reason"}] (faults that
+                              matched atoms they could never fire on),
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
                                       "attempt", "injected", "error"}]}]}]}
 
@@ -66,6 +69,10 @@ def run_record(run: FlowRun) -> Record:
         ],
         "dependencies": [list(pair) for pair in run.dependencies],
         "recorder_errors": list(run.recorder_errors),
+        "not_injected": [
+            {"fault": repr(miss.fault), "atom": miss.atom, "reason": miss.reason}
+            for miss in run.not_injected
+        ],
         "events": [
             {
                 "seq": event.seq,
@@ -124,10 +131,21 @@ def summary(tests: Sequence[Record], command_line_faults: Sequence[str]) -> Reco
                         "problems": run["compensation_problems"],
                     }
                 )
+    not_injected: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+    for test in tests:
+        for run in test["runs"]:
+            for miss in run.get("not_injected", ()):
+                where = (test["nodeid"], run["flow"], miss["atom"])
+                not_injected.setdefault((miss["fault"], miss["reason"]), set()).add(where)
     return {
         "tests": len(tests),
         "runs": sum(states.values()),
         "faults_injected": sum(run["faults_injected"] for t in tests for run in t["runs"]),
+        "not_injected": [
+            {"fault": fault, "reason": reason, "atoms": len(where),
+             "tests": len({nodeid for nodeid, _, _ in where})}
+            for (fault, reason), where in sorted(not_injected.items())
+        ],
         "states": dict(sorted(states.items())),
         "compensation_violations": violations,
         "never_matched": [fault for fault in command_line_faults if fault not in matched],
@@ -188,6 +206,11 @@ def summary_lines(report: Record, *, verbose: bool) -> list[str]:
         lines.append("compensation violations: none")
     for fault in totals["never_matched"]:
         lines.append(f"never matched an atom: {fault} (from the command line)")
+    for miss in totals.get("not_injected", ()):
+        lines.append(
+            f"not injected: {miss['fault']} into {miss['atoms']} atoms in {miss['tests']} "
+            f"tests, because {miss['reason']}"
+        )
     if verbose:
         for test in report["tests"]:
             runs = ", ".join(
