@@ -18,12 +18,12 @@ import threading
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault import explore
+from pytest_flowfault import explore, vtime
 from pytest_flowfault.errors import FaultNotInjected, FlowCrash, UnmatchedFault
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.inject import Injector
@@ -68,10 +68,18 @@ class Session:
     (in any thread) is faulted with :attr:`plan` and recorded here.
     """
 
-    def __init__(self, plan: FaultPlan | None = None, *, fast_parallel: bool = True) -> None:
+    def __init__(
+        self,
+        plan: FaultPlan | None = None,
+        *,
+        fast_parallel: bool = True,
+        virtual_time: bool = False,
+    ) -> None:
         self.plan = plan if plan is not None else FaultPlan()
         #: Lend intercepted parallel engines a thread pool instead of TaskFlow's own.
         self.fast_parallel = fast_parallel
+        #: Skip the sleeps of atoms, moving each run's virtual clock on instead.
+        self.virtual_time = virtual_time
         #: Called for each fault that fires, and for each run that finishes.
         self.on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None
         self.on_finished: Callable[[FlowRun], None] | None = None
@@ -266,6 +274,7 @@ def drive(
         functools.partial(session.on_injected, info) if session.on_injected is not None else None
     )
     recorder = Recorder()
+    clock = vtime.VirtualClock(recorder.on_sleep) if session.virtual_time else None
     error: BaseException | None = None
     try:
         with notifier.register_deregister(
@@ -273,8 +282,10 @@ def drive(
         ), notifier.register_deregister(
             engine.atom_notifier, notifier.Notifier.ANY, recorder.on_atom_state
         ), _crashing_after(engine, plan, recorder, on_injected), Injector(
-            kinds.items(), plan, recorder, on_injected, info.flow_name
-        ), _lent_pool(engine, session.fast_parallel):
+            kinds.items(), plan, recorder, on_injected, info.flow_name, clock
+        ), _lent_pool(engine, session.fast_parallel), (
+            vtime.installed() if clock is not None else nullcontext()
+        ):
             yield from _ORIGINAL_RUN_ITER(engine, timeout=timeout)
     except BaseException as raised:
         error = raised
@@ -444,16 +455,19 @@ def run_flow(
     plan: FaultPlan | None = None,
     store: dict[str, Any] | None = None,
     engine: str = "serial",
+    virtual_time: bool = False,
     **engine_options: Any,
 ) -> FlowRun:
     """Run ``flow`` on the real TaskFlow engine with ``plan``'s faults; no pytest needed.
+
+    ``virtual_time=True`` skips the sleeps of its atoms (see :mod:`pytest_flowfault.vtime`).
 
     >>> run = run_flow(boot_flow(), plan=FaultPlan(Fault.fail("attach")))  # doctest: +SKIP
     >>> run.assert_compensated()                                          # doctest: +SKIP
 
     Raises :class:`UnmatchedFault` if a fault targets no atom of the flow.
     """
-    session = Session(plan)
+    session = Session(plan, virtual_time=virtual_time)
     try:
         run = session.run(flow, store=store, engine=engine, **engine_options)
     finally:
@@ -485,6 +499,7 @@ def sweep(
     strict: bool = False,
     backend: Any = None,
     directory: Callable[[], Path] | None = None,
+    virtual_time: bool = False,
     **engine_options: Any,
 ) -> SweepReport:
     """Run a fresh flow from ``make_flow()`` once without faults, then once per fault point.
@@ -504,7 +519,7 @@ def sweep(
     kinds = explore.check_kinds(kinds)
     if "crash" in kinds and backend is None:
         backend = "memory"  # resuming needs the crashed run's storage
-    session = Session()
+    session = Session(virtual_time=virtual_time)
     if directory is not None:
         session.directory = directory
     try:

@@ -98,6 +98,22 @@ class FlowFault:
         if revert_rate:
             self._add(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
 
+    def virtual_time(self, enabled: bool = True) -> None:
+        """Skip sleeps inside atoms for the rest of the test.
+
+        In every run (``execute``, ``revert``, a retry controller's ``on_failure``, on any
+        engine thread, conductors included) ``time.sleep(s)`` returns at once and moves
+        that run's virtual clock on by ``s``; ``time.monotonic()``, ``time.time()`` and
+        ``time.perf_counter()`` (and their ``_ns`` forms) read real time plus that offset.
+        Code outside atoms sees real time. ``run.sleeps(atom)`` lists what was skipped.
+
+        >>> flowfault.virtual_time()                                  # doctest: +SKIP
+        >>> run = flowfault.run(flow)   # tenacity's 5 s waits take no time  # doctest: +SKIP
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"flowfault.virtual_time(enabled={enabled!r}): give True or False")
+        self._session.virtual_time = enabled
+
     def crash(self, *, after: str | None = None, during: str | None = None) -> Fault:
         """Make the engine die after ``after`` completed (its result saved), or inside
         ``during``'s execute. The run ends CRASHED, its storage as a SIGKILL leaves it;
@@ -237,6 +253,7 @@ class FlowFault:
             store=store,
             engine=engine or self.engine,
             directory=self._session.directory,
+            virtual_time=self._session.virtual_time,
             kinds=kinds,
             max_faults=max_faults,
             check=check,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,8 +12,9 @@ from typing import Any, Literal
 from pytest_flowfault import assertions
 from pytest_flowfault.errors import UnknownAtom
 from pytest_flowfault.plan import Fault, FaultPlan, closest_name
+from pytest_flowfault.vtime import real_perf_counter
 
-EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision"]
+EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]
 
 
@@ -25,7 +25,8 @@ class Event:
     ``kind`` is ``flow``/``task``/``retry`` for state notifications (``what`` is the new
     state), ``execute``/``revert`` for calls of an atom's method (``what`` is ``start``,
     ``ok``, ``raised`` or ``returned`` for an injected return value), and ``decision``
-    for a retry controller's answer to a failure (``what`` is ``RETRY``, ``REVERT`` …).
+    for a retry controller's answer to a failure (``what`` is ``RETRY``, ``REVERT`` …),
+    and ``sleep`` for a ``time.sleep`` that virtual time skipped (``seconds``).
     """
 
     seq: int
@@ -37,6 +38,7 @@ class Event:
     attempt: int | None = None
     injected: bool = False
     error: BaseException | None = None
+    seconds: float | None = None
 
     @property
     def is_call_end(self) -> bool:
@@ -196,6 +198,21 @@ class FlowRun:
         """How many times the atom's ``execute`` was attempted (real or injected)."""
         return len(self.calls(name, "execute"))
 
+    def sleeps(self, name: str) -> tuple[float, ...]:
+        """The seconds of each ``time.sleep`` by atom ``name`` that virtual time skipped,
+        in order (its ``execute``, ``revert`` or, for a retry, ``on_failure``)."""
+        atom_name = self.atom(name).name
+        return tuple(
+            event.seconds
+            for event in self.events
+            if event.name == atom_name and event.seconds is not None
+        )
+
+    @property
+    def slept(self) -> float:
+        """Seconds of sleep that virtual time skipped in this run, all atoms together."""
+        return sum(event.seconds for event in self.events if event.seconds is not None)
+
     def reverts(self, name: str) -> int:
         """How many times the atom's ``revert`` was called (real or injected)."""
         return len(self.calls(name, "revert"))
@@ -304,7 +321,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._events: list[Event] = []
         self._errors: list[str] = []
-        self._started_at = time.perf_counter()
+        self._started_at = real_perf_counter()
         self.started = False
 
     def add(self, kind: EventKind, name: str, what: str, **details: Any) -> None:
@@ -313,7 +330,7 @@ class Recorder:
             self._events.append(
                 Event(
                     len(self._events),
-                    time.perf_counter() - self._started_at,
+                    real_perf_counter() - self._started_at,
                     kind,
                     name,
                     what,
@@ -327,6 +344,10 @@ class Recorder:
             return sum(
                 (event.kind, event.name, event.what) == (kind, name, what) for event in self._events
             )
+
+    def on_sleep(self, atom: str, seconds: float) -> None:
+        """A ``time.sleep`` of ``atom`` that virtual time skipped."""
+        self.add("sleep", atom, "skipped", seconds=seconds)
 
     def on_flow_state(self, state: str, details: Mapping[str, Any]) -> None:
         """Notifier callback for flow state changes."""
@@ -402,6 +423,9 @@ def format_timeline(run: FlowRun) -> str:
             f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {event.name:<{name_width}}  "
             + _describe(event)
         )
+    sleeps = [event.seconds for event in run.events if event.seconds is not None]
+    if sleeps:
+        lines.append(f"virtual time: {sum(sleeps):g} s skipped in {len(sleeps)} sleeps")
     for problem in run.recorder_errors:
         lines.append(f"recorder error: {problem}")
     return "\n".join(lines)
@@ -414,6 +438,8 @@ def _describe(event: Event) -> str:
             text += f" {describe_error(event.error)}"
     elif event.kind == "decision":
         text = f"retry decided {event.what}"
+    elif event.kind == "sleep":
+        text = f"slept {event.seconds:g} s (virtual time: skipped)"
     else:
         text = f"{event.kind} {event.old_state or '?'} -> {event.what}"
         if event.error is not None:

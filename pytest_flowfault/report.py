@@ -23,7 +23,8 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                           "not_injected": [{"fault", "atom", "reason"}] (faults that
                               matched atoms they could never fire on),
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
-                                      "attempt", "injected", "error"}]}]}]}
+                                      "attempt", "injected", "error", "seconds"}],
+                          "virtual_seconds_skipped"}]}]}
 
 ``compensated`` is null for runs that succeeded (nothing to undo) and for runs that
 crashed or were suspended (they are to be resumed, not undone). ``at`` is seconds since
@@ -61,6 +62,7 @@ def run_record(run: FlowRun) -> Record:
         "state": run.state,
         "error": describe_error(run.error) if run.error is not None else None,
         "faults_injected": sum(event.is_injected_fault for event in run.events),
+        "virtual_seconds_skipped": run.slept,
         "compensated": not problems if to_undo else None,
         "compensation_problems": problems,
         "atoms": [
@@ -84,6 +86,7 @@ def run_record(run: FlowRun) -> Record:
                 "attempt": event.attempt,
                 "injected": event.injected,
                 "error": describe_error(event.error) if event.error is not None else None,
+                "seconds": event.seconds,
             }
             for event in run.events
         ],
