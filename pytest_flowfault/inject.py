@@ -21,6 +21,7 @@ from typing import Any
 
 from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
 from pytest_flowfault.record import Recorder
+from pytest_flowfault.vtime import VirtualClock, in_atom
 
 #: Called for every fault that fires: (fault, atom name, action, attempt).
 InjectionListener = Callable[[Fault, str, Action, int], None]
@@ -116,9 +117,12 @@ class Injector:
         recorder: Recorder,
         on_injected: InjectionListener | None = None,
         flow_name: str = "",
+        clock: VirtualClock | None = None,
     ) -> None:
         self._atoms = list(atoms)
         self._flow_name = flow_name
+        #: The run's virtual clock: calls of the atoms' own code skip their sleeps.
+        self._clock = clock
         self._plan = plan
         self._recorder = recorder
         self._on_injected = on_injected
@@ -168,6 +172,7 @@ class Injector:
         record = self._recorder.add
         on_injected = self._on_injected
         flow_name = self._flow_name
+        clock = self._clock
 
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True
@@ -177,7 +182,8 @@ class Injector:
             try:
                 injection = _first_injection(faults, name, attempt, flow_name)
                 if injection is None:
-                    result = original(*args, **kwargs)
+                    with in_atom(clock, name):
+                        result = original(*args, **kwargs)
                 else:
                     if on_injected is not None:
                         on_injected(injection.fault, name, action, attempt)
@@ -200,11 +206,13 @@ class Injector:
         original = retry.on_failure
         name: str = retry.name
         record = self._recorder.add
+        clock = self._clock
 
         # TaskFlow deletes a reverted retry's history (storage.get_retry_history), so
         # the decision is recorded here, when it is made.
         def on_failure(*args: Any, **kwargs: Any) -> Any:
-            decision = original(*args, **kwargs)
+            with in_atom(clock, name):
+                decision = original(*args, **kwargs)
             record("decision", name, str(getattr(decision, "value", decision)))
             return decision
 

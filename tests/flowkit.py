@@ -103,3 +103,22 @@ def held_steps() -> Any:
     return linear_flow.Flow("held").add(
         Step("s0", STEPS_LOG), Hold("hold", STEPS_LOG), Step("s2", STEPS_LOG)
     )
+
+
+class Nap(Step):
+    """A step that sleeps an hour (which only virtual time makes bearable)."""
+
+    def execute(self, **kwargs: Any) -> str:
+        import time
+
+        time.sleep(3600)
+        return super().execute(**kwargs)
+
+
+def napping_steps() -> Any:
+    """A factory conductors can import by name: s0, an hour's nap, s2."""
+    from taskflow.patterns import linear_flow
+
+    return linear_flow.Flow("napping").add(
+        Step("s0", STEPS_LOG), Nap("nap", STEPS_LOG), Step("s2", STEPS_LOG)
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowkit import HOLDING, RELEASE, STEPS_LOG, held_steps, logged_steps
+from flowkit import HOLDING, RELEASE, STEPS_LOG, held_steps, logged_steps, napping_steps
 
 from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
 from pytest_flowfault.redis_server import RedisServerError, bundled_redis_server, find_redis_server
@@ -281,6 +281,20 @@ class TestLiveClaims:
         assert (1, 1, 1) == tuple(STEPS_LOG.count(n, "execute") for n in ("s0", "hold", "s2"))
         job.assert_completed_once()
         job.assert_executed_once()
+
+
+class TestVirtualTime:
+    def test_conductors_skip_the_sleeps_of_their_jobs(
+        self, flowfault: FlowFault, board: JobBoard
+    ) -> None:
+        flowfault.virtual_time()
+        job = board.post(napping_steps)
+        board.run_conductor(crash_after="nap")
+        done = board.run_conductor()
+        job.assert_completed_once()
+        first = job.runs[0]
+        assert (3600.0,) == first.sleeps("nap")
+        assert done.run is not None and () == done.run.sleeps("nap")
 
 
 class TestRealProcessDeath:
