@@ -3,13 +3,14 @@
 ``--flowfault-replay`` takes a plan as its ``repr`` prints it, on the command line or in a
 counterexamples file. The text is read with :func:`ast.parse` and walked node by node:
 there is no ``eval``, no attribute access on arbitrary objects, and no call but Fault's
-constructors, ``FaultPlan``, ``float`` of a string and exception classes. The grammar::
+constructors, ``FaultPlan``, ``float`` of a string, empty sets and exception classes. The grammar::
 
     plan      := FaultPlan(fault, ...) | fault
     fault     := Fault.KIND(value, ..., name=value, ...)   (KIND: a constructor of Fault)
     value     := str | bytes | int | float | complex | True | False | None | -number
                | inf | nan | -inf | float('inf') | float('-inf') | float('nan')
                | (value, ...) | [value, ...] | {value: value, ...} | {value, ...}
+               | set() | frozenset() | frozenset({value, ...})
                | mock.DEFAULT | unittest.mock.DEFAULT | DEFAULT
                | EXCEPTION | EXCEPTION(value, ..., name=value, ...)
     EXCEPTION := a builtin exception (RuntimeError) | InjectedFault | package.module.Class
@@ -42,6 +43,7 @@ CONSTRUCTORS: tuple[str, ...] = tuple(
 #: Longer text, or deeper nesting, is refused before it is parsed (a parser needs stack).
 MAX_LENGTH = 100_000
 MAX_DEPTH = 50
+_LONGEST_NUMBER = 400  # far below int()'s 4300-digit limit, whose error has no column
 
 GRAMMAR = "FaultPlan(...) or Fault.<kind>(...)"
 HOW_TO_FIX = "paste the plan printed on a failing test's reproduce: line"
@@ -125,6 +127,8 @@ class _Reader:
                 self.reject_token(token, "is an f-string, which runs code when read")
             if kind not in _HARMLESS_TOKENS and kind not in (tokenize.OP, tokenize.NAME):
                 self.reject_token(token)
+            if kind == tokenize.NUMBER and len(string) > _LONGEST_NUMBER:
+                self.reject_token(token, "is a number longer than any fault plan holds")
             if string == "-" and previous == "-":
                 self.reject_token(token)
             depth += (string in _OPENING) - (string in _CLOSING)
@@ -214,6 +218,8 @@ class _Reader:
         if isinstance(node, ast.Call):
             if self.is_name(node.func, "float"):
                 return self.float_of(node)
+            if self.is_name(node.func, "set") or self.is_name(node.func, "frozenset"):
+                return self.set_of(node, inner)
             cls = self.exception_class(node.func)
             args, kwargs = self.arguments(node, inner)
             try:
@@ -231,6 +237,17 @@ class _Reader:
             return float(argument.value)
         except ValueError as problem:
             self.invalid(call, str(problem))
+
+    def set_of(self, call: ast.Call, depth: int) -> object:
+        """``set()``, ``frozenset()`` and ``frozenset({...})``, as repr writes those sets."""
+        assert isinstance(call.func, ast.Name)
+        kind = frozenset if call.func.id == "frozenset" else set
+        if call.keywords or len(call.args) > (kind is frozenset):
+            self.reject(call, "is not set(), frozenset() or frozenset({...})")
+        items = self.value(call.args[0], depth) if call.args else set()
+        if not isinstance(items, set):
+            self.reject(call.args[0], "is not a set literal, {...}")
+        return kind(items)
 
     def exception_class(self, node: ast.expr) -> type[BaseException]:
         """The exception class a name or dotted name stands for, or a refusal."""
@@ -260,7 +277,7 @@ class _Reader:
             if not (self.is_module(found) or isinstance(found, type)):
                 break
             attribute = vars(found).get(part, _MISSING)
-            if attribute is _MISSING and self.is_module(found):
+            if attribute is _MISSING and self.is_module(found) and "__path__" in vars(found):
                 attribute = self.module(node, f"{path}.{part}")  # a submodule not imported yet
             if attribute is _MISSING:
                 self.reject(node, f"names nothing: {path} has no attribute {part!r}")
@@ -359,6 +376,7 @@ class _Reader:
         self.refuse(token.string, self.where(*token.start), why)
 
     def refuse(self, piece: str, where: str, why: str) -> NoReturn:
+        piece = piece if len(piece) <= 60 else piece[:57] + "..."
         self.fail(
             f"only a fault plan is accepted here ({GRAMMAR}), and {piece!r} at {where} "
             f"{why}; {HOW_TO_FIX}"
