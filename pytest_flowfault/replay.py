@@ -121,10 +121,11 @@ class _Reader:
                 "True", "False", "None"
             ):
                 self.reject_token(token)
-            if kind == _FSTRING_START or (
-                kind == tokenize.STRING and "f" in string.partition(string[-1])[0].lower()
-            ):
-                self.reject_token(token, "is an f-string, which runs code when read")
+            prefix = string.partition(string[-1])[0] if kind == tokenize.STRING else ""
+            if kind == _FSTRING_START or "f" in prefix.lower():
+                # Named by its opening, which Python 3.12 tokenizes apart from the rest.
+                opening = string if kind == _FSTRING_START else string[: len(prefix) + 1]
+                self.refuse(opening, self.where(*token.start), "is an f-string, which runs code")
             if kind not in _HARMLESS_TOKENS and kind not in (tokenize.OP, tokenize.NAME):
                 self.reject_token(token)
             if kind == tokenize.NUMBER and len(string) > _LONGEST_NUMBER:

@@ -59,8 +59,7 @@ HOSTILE = [
     ),
     (
         "FaultPlan(Fault.fail(f'{os.system(\"touch EXECUTED\")}'))",
-        refusal("f'{os.system(\"touch EXECUTED\")}'", "column 22",
-                "is an f-string, which runs code when read"),
+        refusal("f'", "column 22", "is an f-string, which runs code"),
     ),
     ("FaultPlan(Fault.fail('a', exc=(e := ValueError)))", refusal(":=", "column 34")),
     ("FaultPlan(Fault.fail('a', **{'exc': ValueError}))", refusal("**", "column 27")),
