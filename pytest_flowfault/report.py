@@ -22,6 +22,9 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
                                       "attempt", "injected", "error"}]}]}]}
 
+The counterexamples file written next to the first report is described once, in
+:data:`COUNTEREXAMPLES_SHAPE`; :func:`read_counterexamples` checks a file against it.
+
 ``compensated`` is null for runs that succeeded (nothing to undo) and for runs that
 crashed or were suspended (they are to be resumed, not undone). ``at`` is seconds since
 the run began; an event's ``attempt`` counts calls of that atom's ``execute`` or ``revert``

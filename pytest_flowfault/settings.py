@@ -181,9 +181,13 @@ def _flag(config: pytest.Config, ini: str) -> bool:
         # pytest says "invalid truth value 'x'" (ini files) or "... got str: 'x'" (TOML).
         found = re.search(r"(?:invalid truth value|got \w+:) (.+)$", str(problem))
         value = found.group(1) if found else f"the value ({problem})"
+        accepted = (
+            "true or false (a TOML boolean, without quotes)"
+            if "expects a bool" in str(problem)
+            else f"one of {', '.join(TRUTH_VALUES)} (in any case)"
+        )
         raise pytest.UsageError(
-            f"ini key {ini}: {value} is not a boolean; write one of "
-            f"{', '.join(TRUTH_VALUES)} (in any case), e.g. {ini} = true"
+            f"ini key {ini}: {value} is not a boolean; write {accepted}, e.g. {ini} = true"
         ) from None
 
 

@@ -252,6 +252,21 @@ class TestBooleanIniKeys:
             f"case), e.g. {key} = true",
         )
 
+    @pytest.mark.skipif(pytest.version_tuple < (9,), reason="[tool.pytest] is pytest 9's")
+    @pytest.mark.parametrize("key", BOOLEAN_INI_KEYS)
+    @pytest.mark.parametrize(("value", "shown"), [('"maybe"', "'maybe'"), ("3", "3")])
+    def test_bad_toml_value_names_the_key_the_value_and_what_is_accepted(
+        self, pytester: pytest.Pytester, key: str, value: str, shown: str
+    ) -> None:
+        """In a native [tool.pytest] table only TOML booleans are accepted, and it says so."""
+        pytester.makepyfile(SUITE)
+        pytester.makepyprojecttoml(f"[tool.pytest]\n{key} = {value}\n")
+        usage_error(
+            pytester.runpytest(),
+            f"ERROR: ini key {key}: {shown} is not a boolean; write true or false (a TOML "
+            f"boolean, without quotes), e.g. {key} = true",
+        )
+
     @pytest.mark.parametrize("key", BOOLEAN_INI_KEYS)
     @pytest.mark.parametrize("value", ["yes", "Off", "1"])
     def test_good_values_are_accepted(
