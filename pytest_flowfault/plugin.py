@@ -432,7 +432,7 @@ def _start(item: pytest.Item) -> _TestState:
             f"flowfault fixture: flowfault.run() is what runs on each engine",
             pytrace=False,
         )
-    session = Session(fast_parallel=item.config.getini("flowfault_fast_parallel"))
+    session = Session(fast_parallel=settings.fast_parallel)
     fixture = FlowFault(session, seed=_test_seed(settings.seed, item.nodeid))
     if not spec.off:
         for fault, origin in settings.faults:

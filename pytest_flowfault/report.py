@@ -26,6 +26,9 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                                       "attempt", "injected", "error", "seconds"}],
                           "virtual_seconds_skipped"}]}]}
 
+The counterexamples file written next to the first report is described once, in
+:data:`COUNTEREXAMPLES_SHAPE`; :func:`read_counterexamples` checks a file against it.
+
 ``compensated`` is null for runs that succeeded (nothing to undo) and for runs that
 crashed or were suspended (they are to be resumed, not undone). ``at`` is seconds since
 the run began; an event's ``attempt`` counts calls of that atom's ``execute`` or ``revert``
@@ -173,10 +176,21 @@ def write_json(path: Path, report: Record) -> None:
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
+COUNTEREXAMPLES_SCHEMA = "pytest-flowfault-counterexamples"
+#: The counterexamples file, as :func:`write_counterexamples` writes it and
+#: :func:`read_counterexamples` checks it ("schema" and "version" may be left out).
+COUNTEREXAMPLES_SHAPE = (
+    '{"schema": "pytest-flowfault-counterexamples", "version": 1, "seed": INT, '
+    '"tests": {"NODE_ID": ["FaultPlan(...)", ...], ...}}'
+)
+
+
 def write_counterexamples(path: Path, report: Record) -> None:
     """For each failed test that had faults in force, the plan that replays it.
 
-    ``pytest --flowfault-replay=PATH`` puts each test's first plan back in force.
+    The file has the shape :data:`COUNTEREXAMPLES_SHAPE`: each test's plans are
+    ``FaultPlan`` reprs, and ``pytest --flowfault-replay=PATH`` puts each test's first plan
+    back in force.
     """
     tests: dict[str, list[str]] = {}
     for test in report["tests"]:
@@ -185,9 +199,57 @@ def write_counterexamples(path: Path, report: Record) -> None:
             tests.setdefault(test["test"], []).append(plan)
     write_json(
         path,
-        {"schema": "pytest-flowfault-counterexamples", "version": VERSION,
+        {"schema": COUNTEREXAMPLES_SCHEMA, "version": VERSION,
          "seed": report["seed"], "tests": tests},
     )
+
+
+def read_counterexamples(path: Path) -> dict[str, str]:
+    """Each test's first plan (its text, not yet parsed) from a counterexamples file.
+
+    Raises ``ValueError`` saying how the file differs from :data:`COUNTEREXAMPLES_SHAPE`.
+    """
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as problem:
+        raise ValueError(f"cannot be read ({problem.strerror or problem})") from None
+    except UnicodeDecodeError as problem:
+        raise ValueError(
+            f"is not UTF-8 text (byte {problem.object[problem.start]:#04x} at offset "
+            f"{problem.start})"
+        ) from None
+    except json.JSONDecodeError as problem:
+        raise ValueError(f"is not JSON ({problem})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"holds a JSON {_json_type(data)}, not an object")
+    if data.get("schema", COUNTEREXAMPLES_SCHEMA) != COUNTEREXAMPLES_SCHEMA:
+        raise ValueError(f"has schema {data['schema']!r}, not {COUNTEREXAMPLES_SCHEMA!r}")
+    if data.get("version", VERSION) != VERSION:
+        raise ValueError(f"has version {data['version']!r}; this plugin reads version {VERSION}")
+    if "tests" not in data:
+        raise ValueError('has no "tests" key')
+    tests = data["tests"]
+    if not isinstance(tests, dict):
+        raise ValueError(f'has "tests": a JSON {_json_type(tests)}, not an object')
+    plans = {}
+    for nodeid, entry in tests.items():
+        if not (isinstance(entry, list) and entry and all(isinstance(p, str) for p in entry)):
+            raise ValueError(
+                f"maps test {json.dumps(nodeid)} to {_shown(entry)}, not to a non-empty list "
+                f"of plans (strings)"
+            )
+        plans[nodeid] = entry[0]
+    return plans
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def summary_lines(report: Record, *, verbose: bool) -> list[str]:

@@ -6,8 +6,8 @@ Bad values are usage errors that name the option or ini key they came from.
 from __future__ import annotations
 
 import argparse
-import json
 import random
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +79,7 @@ def read_settings(config: pytest.Config) -> Settings:
         _from_ini(options.report_path, config, "flowfault_report", value)
         for value in config.getini("flowfault_report")
     )
-    strict = bool(option.flowfault_strict or config.getini("flowfault_strict"))
+    strict = _flag(config, "flowfault_strict") or bool(option.flowfault_strict)
     if strict:
         reproduce.append("--flowfault-strict")
     seed, note = _seed(config)
@@ -91,7 +91,7 @@ def read_settings(config: pytest.Config) -> Settings:
         chaos=chaos,
         reports=reports,
         strict=strict,
-        fast_parallel=bool(config.getini("flowfault_fast_parallel")),
+        fast_parallel=_flag(config, "flowfault_fast_parallel"),
         reproduce=tuple(reproduce),
         sweep=tuple(option.flowfault_sweep or ()),
         replay=replay,
@@ -100,19 +100,43 @@ def read_settings(config: pytest.Config) -> Settings:
 
 
 def _replay(value: str | None) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
-    """``--flowfault-replay``: plan code for every test, or a counterexamples file."""
+    """``--flowfault-replay``: plan code for every test, or a counterexamples file.
+
+    The text is parsed by the plan grammar (:func:`replay.parse_plan`), never executed.
+    """
     if value is None:
         return None, {}
-    path = Path(value)
+    from pytest_flowfault.errors import InvalidFaultPlan
+    from pytest_flowfault.replay import parse_plan
+
     try:
-        if path.suffix != ".json":
-            return options.plan_from_code(value), {}
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if Path(value).suffix != ".json":
+            return parse_plan(value, origin=f"--flowfault-replay={_shown(value)}"), {}
         return None, {
-            nodeid: options.plan_from_code(plans[0]) for nodeid, plans in data["tests"].items()
+            nodeid: parse_plan(plan, origin=f"--flowfault-replay={value}, test {nodeid!r}")
+            for nodeid, plan in _counterexamples(value).items()
         }
-    except (OSError, ValueError, KeyError, IndexError, TypeError, argparse.ArgumentTypeError) as problem:
-        raise pytest.UsageError(f"--flowfault-replay={value!r}: {problem}") from None
+    except InvalidFaultPlan as problem:
+        raise pytest.UsageError(str(problem)) from None
+
+
+def _counterexamples(value: str) -> dict[str, str]:
+    from pytest_flowfault.report import COUNTEREXAMPLES_SHAPE, read_counterexamples
+
+    try:
+        return read_counterexamples(Path(value))
+    except ValueError as problem:
+        raise pytest.UsageError(
+            f"--flowfault-replay={value}: the file {problem}; a counterexamples file looks "
+            f"like {COUNTEREXAMPLES_SHAPE}; give the .counterexamples.json that "
+            f"--flowfault-report=PATH.json writes next to its report, or one plan as "
+            f"FaultPlan(...) code"
+        ) from None
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened when it is long."""
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
 
 
 def _parse_fault(config: pytest.Config, kind: str | None, value: str, source: str) -> Fault:
@@ -143,6 +167,28 @@ def _from_ini(parse: Any, config: pytest.Config, ini: str, value: str | None = N
         return parse(text)
     except argparse.ArgumentTypeError as problem:
         raise pytest.UsageError(f"ini key {ini}: {problem}") from None
+
+
+#: What pytest reads as a boolean ini value, in any case.
+TRUTH_VALUES = ("true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f")
+
+
+def _flag(config: pytest.Config, ini: str) -> bool:
+    """A boolean ini key; pytest's own error ("invalid truth value") names no key."""
+    try:
+        return bool(config.getini(ini))
+    except (ValueError, TypeError, pytest.UsageError) as problem:
+        # pytest says "invalid truth value 'x'" (ini files) or "... got str: 'x'" (TOML).
+        found = re.search(r"(?:invalid truth value|got \w+:) (.+)$", str(problem))
+        value = found.group(1) if found else f"the value ({problem})"
+        accepted = (
+            "true or false (a TOML boolean, without quotes)"
+            if "expects a bool" in str(problem)
+            else f"one of {', '.join(TRUTH_VALUES)} (in any case)"
+        )
+        raise pytest.UsageError(
+            f"ini key {ini}: {value} is not a boolean; write {accepted}, e.g. {ini} = true"
+        ) from None
 
 
 def _seed(config: pytest.Config) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pytest_flowfault import Fault, FaultPlan, FlowRun, InjectedFault, UnmatchedFault, run_flow
 from pytest_flowfault import engine as engine_module
 from pytest_flowfault.record import Event, Recorder
+from pytest_flowfault.replay import parse_plan
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "eventletutils module is deprecated", DeprecationWarning)
@@ -475,10 +476,11 @@ class TestFaultPlanRepr:
     @VALUE_SETTINGS
     @given(faults=st.lists(ANY_FAULT, max_size=4))
     def test_repr_rebuilds_an_equal_plan_with_an_equal_hash(self, faults: list[Fault]) -> None:
-        """eval(repr(plan)) is a plan equal to it, with the same hash."""
+        """eval(repr(plan)) and parse_plan(repr(plan)) are plans equal to it, same hash."""
         plan = FaultPlan(*faults)
         rebuilt = eval(repr(plan), dict(NAMESPACE))
-        assert (plan, hash(plan)) == (rebuilt, hash(rebuilt))
+        parsed = parse_plan(repr(plan), origin="test")
+        assert (plan, hash(plan)) == (rebuilt, hash(rebuilt)) == (parsed, hash(parsed))
 
 
 # --- target matching ---------------------------------------------------------------------

@@ -149,11 +149,23 @@ class TestReplay:
     @pytest.mark.parametrize(
         ("value", "message"),
         [
-            ("FaultPlan(Fault.fail(", "*--flowfault-replay='FaultPlan(Fault.fail(': not a fault "
-             "plan (SyntaxError: *"),
-            ("open('x')", "*: not a fault plan (NameError: open has no place in a fault plan)*"),
-            ("3", "*--flowfault-replay='3': it makes a int, not a FaultPlan"),
-            ("missing.json", "*--flowfault-replay='missing.json': *No such file*"),
+            (
+                "FaultPlan(Fault.fail(",
+                "ERROR: --flowfault-replay='FaultPlan(Fault.fail(': this is not a fault plan: "
+                "'(' was never closed at column 21; paste the plan printed on a failing "
+                "test's reproduce: line",
+            ),
+            (
+                "3",
+                "ERROR: --flowfault-replay='3': only a fault plan is accepted here "
+                "(FaultPlan(...) or Fault.<kind>(...)), and '3' at column 1 is not part of "
+                "that grammar; paste the plan printed on a failing test's reproduce: line",
+            ),
+            (
+                "missing.json",
+                "ERROR: --flowfault-replay=missing.json: the file cannot be read (No such "
+                "file or directory); a counterexamples file looks like *",
+            ),
         ],
     )
     def test_bad_replay_values(self, boot: pytest.Pytester, value: str, message: str) -> None:

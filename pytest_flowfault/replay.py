@@ -1,0 +1,393 @@
+"""Fault plans back from their text, by parsing the plan grammar: nothing in the text runs.
+
+``--flowfault-replay`` takes a plan as its ``repr`` prints it, on the command line or in a
+counterexamples file. The text is read with :func:`ast.parse` and walked node by node:
+there is no ``eval``, no attribute access on arbitrary objects, and no call but Fault's
+constructors, ``FaultPlan``, ``float`` of a string, empty sets and exception classes. The grammar::
+
+    plan      := FaultPlan(fault, ...) | fault
+    fault     := Fault.KIND(value, ..., name=value, ...)   (KIND: a constructor of Fault)
+    value     := str | bytes | int | float | complex | True | False | None | -number
+               | inf | nan | -inf | float('inf') | float('-inf') | float('nan')
+               | (value, ...) | [value, ...] | {value: value, ...} | {value, ...}
+               | set() | frozenset() | frozenset({value, ...})
+               | mock.DEFAULT | unittest.mock.DEFAULT | DEFAULT
+               | EXCEPTION | EXCEPTION(value, ..., name=value, ...)
+    EXCEPTION := a builtin exception (RuntimeError) | InjectedFault | package.module.Class
+
+A dotted exception name is looked up one component at a time in ``__dict__`` (so no
+``__getattr__``, property or descriptor runs), importing a module only when it is not
+imported yet, and it is accepted only if it ends at an exception class.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import io
+import keyword
+import sys
+import tokenize
+import types
+from collections.abc import Iterator, Sequence
+from typing import NoReturn, get_args
+
+from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
+from pytest_flowfault.plan import Fault, FaultKind, FaultPlan
+
+#: Fault's constructors: one classmethod per fault kind, as plan.py defines them.
+CONSTRUCTORS: tuple[str, ...] = tuple(
+    kind for kind in get_args(FaultKind) if isinstance(vars(Fault).get(kind), classmethod)
+)
+#: Longer text, or deeper nesting, is refused before it is parsed (a parser needs stack).
+MAX_LENGTH = 100_000
+MAX_DEPTH = 50
+_LONGEST_NUMBER = 400  # far below int()'s 4300-digit limit, whose error has no column
+
+GRAMMAR = "FaultPlan(...) or Fault.<kind>(...)"
+HOW_TO_FIX = "paste the plan printed on a failing test's reproduce: line"
+_NOT_IN_GRAMMAR = "is not part of that grammar"
+# Every token a plan's repr can contain; anything else is refused before parsing.
+_OPERATORS = frozenset({"(", ")", "[", "]", "{", "}", ",", ":", "=", ".", "-"})
+_OPENING = frozenset({"(", "[", "{"})
+_CLOSING = frozenset({")", "]", "}"})
+_HARMLESS_TOKENS = frozenset(
+    {tokenize.NUMBER, tokenize.STRING, tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT,
+     tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+)
+_FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
+_CONSTANTS = (str, bytes, int, float, complex, bool, type(None))
+_NON_FINITE = {"inf": float("inf"), "nan": float("nan")}
+_PLAN_NAMES = frozenset({"Fault", "FaultPlan", "InjectedFault", "DEFAULT", *_NON_FINITE})
+_MISSING = object()
+
+
+def parse_plan(text: str, *, origin: str) -> FaultPlan:
+    """The :class:`FaultPlan` that ``text`` (a plan's, or one fault's, ``repr``) describes.
+
+    ``origin`` says where the text came from, for the error message: an
+    :class:`InvalidFaultPlan` naming the offending piece, its column and how to fix it.
+
+    >>> parse_plan("FaultPlan(Fault.fail('attach', times=2))", origin="example")
+    FaultPlan(Fault.fail('attach', times=2))
+    """
+    return _Reader(text.strip(), origin).plan()
+
+
+class _Reader:
+    """One text being read; every refusal says what, where and how to fix it."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.text = text
+        self.origin = origin
+        self.lines = text.split("\n")
+
+    def plan(self) -> FaultPlan:
+        if len(self.text) > MAX_LENGTH:
+            self.fail(
+                f"the text is {len(self.text)} characters long, more than any fault plan "
+                f"({MAX_LENGTH}); {HOW_TO_FIX}"
+            )
+        self.scan()
+        try:
+            tree = ast.parse(self.text, mode="eval")
+        except SyntaxError as error:
+            where = self.where(error.lineno or 1, (error.offset or 1) - 1)
+            self.fail(f"this is not a fault plan: {error.msg} at {where}; {HOW_TO_FIX}")
+        except (ValueError, RecursionError, MemoryError) as error:
+            self.fail(f"this is not a fault plan ({type(error).__name__}: {error}); {HOW_TO_FIX}")
+        body = tree.body
+        if self.is_call_of(body, "FaultPlan"):
+            assert isinstance(body, ast.Call)
+            for keyword_node in body.keywords:
+                self.reject(keyword_node, "is not a fault: FaultPlan takes faults only")
+            return FaultPlan(*(self.fault(argument) for argument in body.args))
+        if isinstance(body, ast.Call) and isinstance(body.func, ast.Attribute) and (
+            self.is_name(body.func.value, "Fault")
+        ):
+            return FaultPlan(self.fault(body))
+        self.reject(body.func if isinstance(body, ast.Call) else body)
+
+    def scan(self) -> None:
+        """Refuse tokens outside the grammar, and nesting deep enough to strain the parser."""
+        depth = chain = 0
+        previous = ""
+        for token in self.tokens():
+            kind, string = token.type, token.string
+            if kind == tokenize.OP and string not in _OPERATORS:
+                self.reject_token(token)
+            if kind == tokenize.NAME and keyword.iskeyword(string) and string not in (
+                "True", "False", "None"
+            ):
+                self.reject_token(token)
+            prefix = string.partition(string[-1])[0] if kind == tokenize.STRING else ""
+            if kind == _FSTRING_START or "f" in prefix.lower():
+                # Named by its opening, which Python 3.12 tokenizes apart from the rest.
+                opening = string if kind == _FSTRING_START else string[: len(prefix) + 1]
+                self.refuse(opening, self.where(*token.start), "is an f-string, which runs code")
+            if kind not in _HARMLESS_TOKENS and kind not in (tokenize.OP, tokenize.NAME):
+                self.reject_token(token)
+            if kind == tokenize.NUMBER and len(string) > _LONGEST_NUMBER:
+                self.reject_token(token, "is a number longer than any fault plan holds")
+            if string == "-" and previous == "-":
+                self.reject_token(token)
+            depth += (string in _OPENING) - (string in _CLOSING)
+            chain = chain + 1 if string == "." else 0 if kind != tokenize.NAME else chain
+            if depth > MAX_DEPTH or chain > MAX_DEPTH:
+                self.fail(
+                    f"the plan is nested more than {MAX_DEPTH} levels deep at "
+                    f"{self.where(*token.start)}, deeper than any fault plan; {HOW_TO_FIX}"
+                )
+            previous = string
+
+    def tokens(self) -> Iterator[tokenize.TokenInfo]:
+        """The text's tokens, up to the first one Python cannot read (ast.parse says why)."""
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                if token.type == tokenize.ERRORTOKEN:
+                    return
+                yield token
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            return
+
+    def fault(self, node: ast.expr) -> Fault:
+        if not (isinstance(node, ast.Call) and self.is_fault_constructor(node.func)):
+            target = node.func if isinstance(node, ast.Call) else node
+            if isinstance(target, ast.Attribute) and self.is_name(target.value, "Fault"):
+                self.reject(
+                    target,
+                    f"is not a constructor of Fault (those are "
+                    f"{', '.join(f'Fault.{kind}' for kind in CONSTRUCTORS)})",
+                )
+            self.reject(target, "is not a fault: FaultPlan takes Fault.<kind>(...) values")
+        assert isinstance(node.func, ast.Attribute)
+        constructor = getattr(Fault, node.func.attr)  # one of CONSTRUCTORS
+        args, kwargs = self.arguments(node, 1)
+        try:
+            fault: Fault = constructor(*args, **kwargs)
+        except (InvalidFaultPlan, TypeError) as problem:
+            self.invalid(node, str(problem))
+        return fault
+
+    def arguments(self, call: ast.Call, depth: int) -> tuple[list[object], dict[str, object]]:
+        args = []
+        for argument in call.args:
+            if isinstance(argument, ast.Starred):
+                self.reject(argument)
+            args.append(self.value(argument, depth))
+        kwargs = {}
+        for keyword_node in call.keywords:
+            if keyword_node.arg is None:  # **mapping
+                self.reject(keyword_node)
+            kwargs[keyword_node.arg] = self.value(keyword_node.value, depth)
+        return args, kwargs
+
+    def value(self, node: ast.expr, depth: int) -> object:
+        if depth > MAX_DEPTH:
+            self.fail(f"the plan is nested more than {MAX_DEPTH} levels deep; {HOW_TO_FIX}")
+        inner = depth + 1
+        if isinstance(node, ast.Constant) and type(node.value) in _CONSTANTS:
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            number = self.value(node.operand, inner) if self.is_number(node.operand) else None
+            if number is None:
+                self.reject(node)
+            return -number  # type: ignore[operator]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            items = [self.value(item, inner) for item in node.elts]
+            if isinstance(node, ast.Tuple):
+                return tuple(items)
+            return items if isinstance(node, ast.List) else self.built(node, set, items)
+        if isinstance(node, ast.Dict):
+            pairs = []
+            for key, item in zip(node.keys, node.values):
+                if key is None:  # {**mapping}
+                    self.reject(item)
+                pairs.append((self.value(key, inner), self.value(item, inner)))
+            return self.built(node, dict, pairs)
+        if isinstance(node, ast.Name):
+            if node.id in _NON_FINITE:
+                return _NON_FINITE[node.id]
+            if node.id == "DEFAULT":
+                return self.mock_default()
+            return self.exception_class(node)
+        if isinstance(node, ast.Attribute):
+            if self.dotted(node) in (["mock", "DEFAULT"], ["unittest", "mock", "DEFAULT"]):
+                return self.mock_default()
+            return self.exception_class(node)
+        if isinstance(node, ast.Call):
+            if self.is_name(node.func, "float"):
+                return self.float_of(node)
+            if self.is_name(node.func, "set") or self.is_name(node.func, "frozenset"):
+                return self.set_of(node, inner)
+            cls = self.exception_class(node.func)
+            args, kwargs = self.arguments(node, inner)
+            try:
+                return cls(*args, **kwargs)
+            except Exception as problem:
+                self.invalid(node, f"{type(problem).__name__}: {problem}")
+        self.reject(node)
+
+    def float_of(self, call: ast.Call) -> float:
+        """``float('inf')``, as plan.py's repr writes non-finite numbers."""
+        argument = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
+            self.reject(call, "is not float('inf'), float('-inf') or float('nan')")
+        try:
+            return float(argument.value)
+        except ValueError as problem:
+            self.invalid(call, str(problem))
+
+    def set_of(self, call: ast.Call, depth: int) -> object:
+        """``set()``, ``frozenset()`` and ``frozenset({...})``, as repr writes those sets."""
+        assert isinstance(call.func, ast.Name)
+        kind = frozenset if call.func.id == "frozenset" else set
+        if call.keywords or len(call.args) > (kind is frozenset):
+            self.reject(call, "is not set(), frozenset() or frozenset({...})")
+        items = self.value(call.args[0], depth) if call.args else set()
+        if not isinstance(items, set):
+            self.reject(call.args[0], "is not a set literal, {...}")
+        return kind(items)
+
+    def exception_class(self, node: ast.expr) -> type[BaseException]:
+        """The exception class a name or dotted name stands for, or a refusal."""
+        if isinstance(node, ast.Name):
+            if node.id == "InjectedFault":
+                return InjectedFault
+            found = vars(builtins).get(node.id, _MISSING)
+            if self.is_exception_class(found):
+                return found  # type: ignore[no-any-return]
+            if found is not _MISSING:
+                self.reject(node, "is not an exception class")
+            if node.id[:1].isupper():
+                self.reject(
+                    node,
+                    f"is not a builtin exception; write an exception class by its dotted "
+                    f"name, e.g. package.module.{node.id}",
+                )
+            self.reject(node)
+        parts = self.dotted(node)
+        if parts is None or parts[0] in _PLAN_NAMES or any(p.startswith("__") for p in parts):
+            self.reject(node)
+        found = self.module(node, parts[0])
+        path = parts[0]
+        if found is _MISSING:
+            self.reject(node, f"names nothing: there is no module {path!r}")
+        for part in parts[1:]:
+            if not (self.is_module(found) or isinstance(found, type)):
+                break
+            attribute = vars(found).get(part, _MISSING)
+            if attribute is _MISSING and self.is_module(found) and "__path__" in vars(found):
+                attribute = self.module(node, f"{path}.{part}")  # a submodule not imported yet
+            if attribute is _MISSING:
+                self.reject(node, f"names nothing: {path} has no attribute {part!r}")
+            found, path = attribute, f"{path}.{part}"
+        if path != ".".join(parts) or not self.is_exception_class(found):
+            self.reject(node, f"is not an exception class ({path} is a {type(found).__name__})")
+        return found  # type: ignore[no-any-return]
+
+    def module(self, node: ast.expr, path: str) -> object:
+        """``sys.modules[path]``, imported first if need be; _MISSING if there is no such module.
+
+        Importing runs the module's top-level code, as ``import`` in a conftest.py would; no
+        function of it is called, and nothing but an exception class is taken from it.
+        """
+        if path in sys.modules:
+            return sys.modules[path]
+        try:
+            return importlib.import_module(path)
+        except ModuleNotFoundError as problem:
+            if problem.name == path:
+                return _MISSING
+            self.reject(node, f"cannot be imported ({problem})")
+        except Exception as problem:
+            self.reject(node, f"cannot be imported ({type(problem).__name__}: {problem})")
+
+    @staticmethod
+    def mock_default() -> object:
+        import unittest.mock  # only when a plan says mock.DEFAULT: it takes a while to import
+
+        return unittest.mock.DEFAULT
+
+    @staticmethod
+    def is_exception_class(value: object) -> bool:
+        # type(value), not isinstance: an object's own __class__ is never consulted.
+        return issubclass(type(value), type) and issubclass(value, BaseException)  # type: ignore[arg-type]
+
+    @staticmethod
+    def is_module(value: object) -> bool:
+        return issubclass(type(value), types.ModuleType)
+
+    @staticmethod
+    def is_name(node: ast.expr, name: str) -> bool:
+        return isinstance(node, ast.Name) and node.id == name
+
+    def is_call_of(self, node: ast.expr, name: str) -> bool:
+        return isinstance(node, ast.Call) and self.is_name(node.func, name)
+
+    def is_fault_constructor(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Attribute)
+            and self.is_name(node.value, "Fault")
+            and node.attr in CONSTRUCTORS
+        )
+
+    def is_number(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return type(node.value) in (int, float, complex)
+        return isinstance(node, ast.Name) and node.id in _NON_FINITE
+
+    def dotted(self, node: ast.expr) -> list[str] | None:
+        """``a.b.C`` as ``['a', 'b', 'C']``; None unless it is names joined by dots."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        return [node.id, *reversed(parts)]
+
+    def built(self, node: ast.expr, kind: type, items: Sequence[object]) -> object:
+        try:
+            return kind(items)
+        except TypeError as problem:
+            self.invalid(node, str(problem))
+
+    def where(self, line: int, column: int) -> str:
+        """A 0-based character column as users count: column 1 is the first character."""
+        return f"column {column + 1}" if len(self.lines) == 1 else (
+            f"line {line}, column {column + 1}"
+        )
+
+    def node_where(self, node: ast.AST) -> str:
+        line = getattr(node, "lineno", 1)
+        # ast columns count UTF-8 bytes; users count characters.
+        head = self.lines[line - 1].encode()[: getattr(node, "col_offset", 0)]
+        return self.where(line, len(head.decode(errors="ignore")))
+
+    def piece(self, node: ast.AST) -> str:
+        segment = ast.get_source_segment(self.text, node) or type(node).__name__
+        return segment if len(segment) <= 60 else segment[:57] + "..."
+
+    def reject(self, node: ast.AST, why: str = _NOT_IN_GRAMMAR) -> NoReturn:
+        self.refuse(self.piece(node), self.node_where(node), why)
+
+    def reject_token(self, token: tokenize.TokenInfo, why: str = _NOT_IN_GRAMMAR) -> NoReturn:
+        self.refuse(token.string, self.where(*token.start), why)
+
+    def refuse(self, piece: str, where: str, why: str) -> NoReturn:
+        piece = piece if len(piece) <= 60 else piece[:57] + "..."
+        self.fail(
+            f"only a fault plan is accepted here ({GRAMMAR}), and {piece!r} at {where} "
+            f"{why}; {HOW_TO_FIX}"
+        )
+
+    def invalid(self, node: ast.AST, problem: str) -> NoReturn:
+        self.fail(
+            f"{self.piece(node)!r} at {self.node_where(node)} is not a valid fault plan: "
+            f"{problem}; correct it, or {HOW_TO_FIX}"
+        )
+
+    def fail(self, message: str) -> NoReturn:
+        raise InvalidFaultPlan(f"{self.origin}: {message}")
