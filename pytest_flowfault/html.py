@@ -40,6 +40,7 @@ _BARS = {
     "open": ("#8c959f", "never ended"),
 }
 _DECISION = "#bf8700"
+_SLEEP = "#6639ba"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans",sans-serif;margin:0;
  color:#1f2328;background:#eef1f4} main{max-width:1360px;margin:0 auto;padding:16px 24px}
@@ -175,7 +176,8 @@ def _legend() -> str:
         '<div class="panel legend"><b>Timelines:</b> one lane per atom; execute calls in the '
         "upper half, reverts in the lower half, each inside a pale band from the state change "
         f"that began it (RUNNING, REVERTING) to the next one. {bars}<span><i class=sw "
-        f'style="width:3px;background:{_DECISION}"></i>retry decision</span><br>'
+        f'style="width:3px;background:{_DECISION}"></i>retry decision</span><span '
+        f'style="color:{_SLEEP}">\u23f8</span> a sleep virtual time skipped<br>'
         "<b>Graphs:</b> boxes are tasks, dashed pills (↻) retry controllers, the fill is the "
         "final state, arrows lead to the atoms that wait. Hover a bar or a box for details.</div>"
     )
@@ -237,11 +239,14 @@ def _run(run: Record, key: str) -> str:
     error = f'<span>error <code>{_e(run["error"])}</code></span>' if run["error"] else ""
     problems = "".join(f"<li>{_e(p)}</li>" for p in run["compensation_problems"])
     events = run["events"]
+    slept = run.get("virtual_seconds_skipped") or 0
     return (
         f'<div class="run" id="{key}"><h3>flow <code>{_e(run["flow"])}</code> on the '
         f'{_e(run["engine"])} engine {_state_badge(run["state"])}</h3><div class="facts">'
         f'<span>faults injected <b>{_e(run["faults_injected"])}</b></span>'
-        f'<span>compensated {compensated.get(run["compensated"], "?")}</span>{error}</div>'
+        f'<span>compensated {compensated.get(run["compensated"], "?")}</span>{error}'
+        + (f'<span>virtual time skipped <b>{_e(f"{slept:g}")} s</b></span>' if slept else "")
+        + "</div>"
         + (f'<ul class="problems">{problems}</ul>' if problems else "")
         + (f"<figure>{_graph(run)}</figure>" if run["atoms"] else "")
         + f"<figure>{_timeline(run)}</figure><details><summary>{len(events)} events</summary>"
@@ -436,6 +441,17 @@ def _timeline(run: Record) -> str:
                 + _el("text", _e(e["what"]), x=at + 4, y=y + 14, font_size=10,
                       font_weight="bold", fill=_DECISION),
                 class_="decision",
+            ))
+        elif e["kind"] == "sleep":
+            y = lane_y[str(e["name"])]
+            tip = (f"{e['name']} slept {e['seconds']:g} s at {e['at'] * 1000:.3f} ms "
+                   f"(virtual time: skipped)")
+            parts.append(_el(
+                "g",
+                _el("title", _e(tip))
+                + _el("text", "\u23f8", x=at, y=y + 30, font_size=10, fill=_SLEEP,
+                      text_anchor="middle"),
+                class_="sleep",
             ))
     for name, kind, start, stop, state in _phases(events, end):
         parts.append(_el(

@@ -18,10 +18,12 @@ from pytest_flowfault.plan import Fault
 ENGINES = ("serial", "parallel")
 REPORT_SUFFIXES = (".json", ".html")
 MARKER_HELP = (
-    "flowfault(fail=None, fail_revert=None, chaos=None, engines=None, off=False): faults for "
-    "this test's TaskFlow runs. fail/fail_revert: a target, a list of targets, or "
-    "{target: times or None}; chaos: probability that any execute attempt fails; engines: "
-    "run the test once per engine (flowfault.run uses it); off=True: no command-line faults."
+    "flowfault(fail=None, fail_revert=None, chaos=None, engines=None, off=False, "
+    "virtual_time=None): faults for this test's TaskFlow runs. fail/fail_revert: a target, a "
+    "list of targets, or {target: times or None}; chaos: probability that any execute attempt "
+    "fails; engines: run the test once per engine (flowfault.run uses it); off=True: no "
+    "command-line faults; virtual_time=True/False: skip sleeps inside atoms (or not), whatever "
+    "--flowfault-virtual-time says."
 )
 
 
@@ -98,20 +100,21 @@ class MarkerSpec:
     chaos: float | None = None
     engines: tuple[str, ...] | None = None
     off: bool = False
+    virtual_time: bool | None = None  # None: as the command line or ini says
 
 
-_MARKER_ARGUMENTS = ("fail", "fail_revert", "chaos", "engines", "off")
+_MARKER_ARGUMENTS = ("fail", "fail_revert", "chaos", "engines", "off", "virtual_time")
 
 
 def marker_spec(marks: Iterable[Any]) -> MarkerSpec:
     """Merge ``flowfault`` marks (closest first, as ``item.iter_markers`` yields them).
 
-    Faults from every mark apply; for ``chaos``, ``engines`` and ``off`` the closest wins.
+    Faults from every mark apply; for the other arguments the closest mark wins.
     """
     faults: list[Fault] = []
     chaos: float | None = None
     engines: tuple[str, ...] | None = None
-    off: bool | None = None
+    switches: dict[str, bool] = {}
     for mark in marks:
         if mark.args:
             raise InvalidMarker(
@@ -132,14 +135,17 @@ def marker_spec(marks: Iterable[Any]) -> MarkerSpec:
             chaos = _marker_rate(mark.kwargs["chaos"])
         if engines is None and "engines" in mark.kwargs:
             engines = _marker_engines(mark.kwargs["engines"])
-        if off is None and "off" in mark.kwargs:
-            if not isinstance(mark.kwargs["off"], bool):
-                raise InvalidMarker(
-                    f"@pytest.mark.flowfault(off=...) takes True or False, got "
-                    f"{mark.kwargs['off']!r}"
-                )
-            off = mark.kwargs["off"]
-    return MarkerSpec(tuple(faults), chaos, engines, bool(off))
+        for switch in ("off", "virtual_time"):
+            if switch not in switches and switch in mark.kwargs:
+                if not isinstance(mark.kwargs[switch], bool):
+                    raise InvalidMarker(
+                        f"@pytest.mark.flowfault({switch}=...) takes True or False, got "
+                        f"{mark.kwargs[switch]!r}"
+                    )
+                switches[switch] = mark.kwargs[switch]
+    return MarkerSpec(
+        tuple(faults), chaos, engines, switches.get("off", False), switches.get("virtual_time")
+    )
 
 
 def _marker_faults(kind: Literal["fail", "fail_revert"], value: object) -> list[Fault]:

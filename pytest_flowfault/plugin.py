@@ -100,6 +100,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "compensated, even if the test did not check. ini: flowfault_strict",
     )
     group.addoption(
+        "--flowfault-virtual-time",
+        action="store_true",
+        default=None,
+        help="skip time.sleep() inside the atoms of every recorded run, moving the run's "
+        "virtual clock on instead (tenacity waits, sleeping retry controllers). ini: "
+        "flowfault_virtual_time",
+    )
+    group.addoption(
         "--flowfault-sweep",
         nargs="?",
         const=("transient", "permanent"),
@@ -122,6 +130,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("flowfault_seed", "default --flowfault-seed", type="string")
     parser.addini("flowfault_report", "default --flowfault-report paths", type="linelist")
     parser.addini("flowfault_strict", "default for --flowfault-strict", type="bool", default=False)
+    parser.addini(
+        "flowfault_virtual_time", "default for --flowfault-virtual-time", type="bool", default=False
+    )
     parser.addini(
         "flowfault_fast_parallel",
         "lend intercepted parallel engines a thread pool that shuts down at once, instead "
@@ -432,7 +443,8 @@ def _start(item: pytest.Item) -> _TestState:
             f"flowfault fixture: flowfault.run() is what runs on each engine",
             pytrace=False,
         )
-    session = Session(fast_parallel=settings.fast_parallel)
+    virtual_time = settings.virtual_time if spec.virtual_time is None else spec.virtual_time
+    session = Session(fast_parallel=settings.fast_parallel, virtual_time=virtual_time)
     fixture = FlowFault(session, seed=_test_seed(settings.seed, item.nodeid))
     if not spec.off:
         for fault, origin in settings.faults:

@@ -34,6 +34,7 @@ class Settings:
     reports: tuple[Path, ...] = ()
     strict: bool = False
     fast_parallel: bool = True
+    virtual_time: bool = False
     reproduce: tuple[str, ...] = ()  # the options that rebuild these faults
     sweep: tuple[str, ...] = ()  # fault kinds of --flowfault-sweep
     replay: FaultPlan | None = None  # --flowfault-replay=PLAN, for every test
@@ -44,7 +45,7 @@ class Settings:
         """Whether every test gets a session, fixture or not."""
         return bool(
             self.faults or self.chaos or self.reports or self.strict or self.replay
-            or self.replay_by_test
+            or self.replay_by_test or self.virtual_time
         )
 
     def replay_for(self, nodeid: str) -> FaultPlan | None:
@@ -82,6 +83,9 @@ def read_settings(config: pytest.Config) -> Settings:
     strict = _flag(config, "flowfault_strict") or bool(option.flowfault_strict)
     if strict:
         reproduce.append("--flowfault-strict")
+    virtual_time = _flag(config, "flowfault_virtual_time") or bool(option.flowfault_virtual_time)
+    if virtual_time:
+        reproduce.append("--flowfault-virtual-time")
     seed, note = _seed(config)
     replay, replay_by_test = _replay(option.flowfault_replay)
     return Settings(
@@ -92,6 +96,7 @@ def read_settings(config: pytest.Config) -> Settings:
         reports=reports,
         strict=strict,
         fast_parallel=_flag(config, "flowfault_fast_parallel"),
+        virtual_time=virtual_time,
         reproduce=tuple(reproduce),
         sweep=tuple(option.flowfault_sweep or ()),
         replay=replay,

@@ -223,7 +223,9 @@ TRUTH = "true, false, yes, no, on, off, 1, 0, y, n, t, f"
 class TestBooleanIniKeys:
     def test_the_plugin_has_boolean_keys(self) -> None:
         """The keys below are found from the plugin's own declarations."""
-        assert ["flowfault_strict", "flowfault_fast_parallel"] == BOOLEAN_INI_KEYS
+        assert [
+            "flowfault_strict", "flowfault_virtual_time", "flowfault_fast_parallel"
+        ] == BOOLEAN_INI_KEYS
 
     @pytest.mark.parametrize("key", BOOLEAN_INI_KEYS)
     @pytest.mark.parametrize("value", ["maybe", "2", "Enabled"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from typing import Any
 
@@ -189,3 +190,112 @@ class TestFixture:
         assert f"flowfault.virtual_time(enabled={value!r}): give True or False" == str(
             failed.value
         )
+
+
+SLEEPY_SUITE = """
+    import time
+
+    import pytest
+    from taskflow import task
+    from taskflow.engines import run
+    from taskflow.patterns import linear_flow
+
+
+    class Nap(task.Task):
+        def execute(self):
+            time.sleep(3600)
+
+
+    def service():
+        # code under test that runs its own flow
+        run(linear_flow.Flow("nap").add(Nap("nap")))
+
+
+    def test_service(flowfault):
+        service()
+        assert (3600.0,) == flowfault.runs[0].sleeps("nap")
+"""
+
+
+class TestSwitches:
+    """Each switch is proven by a test that would sleep for an hour without it."""
+
+    def test_the_marker(self, pytester: pytest.Pytester) -> None:
+        pytester.makepyfile(
+            "import pytest\npytestmark = pytest.mark.flowfault(virtual_time=True)\n"
+            + textwrap.dedent(SLEEPY_SUITE)
+        )
+        pytester.runpytest().assert_outcomes(passed=1)
+
+    def test_the_option_and_its_reproduce_line(self, pytester: pytest.Pytester) -> None:
+        failing = "\n\ndef test_fails(flowfault):\n    service()\n    assert False\n"
+        pytester.makepyfile(textwrap.dedent(SLEEPY_SUITE) + failing)
+        result = pytester.runpytest("--flowfault-virtual-time", "--flowfault-report=r.json")
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*virtual time: 3600 s skipped in 1 sleeps*",
+                "reproduce: pytest *--flowfault-virtual-time*",
+            ]
+        )
+
+    def test_the_ini_key(self, pytester: pytest.Pytester) -> None:
+        pytester.makeini("[pytest]\nflowfault_virtual_time = true\n")
+        pytester.makepyfile(textwrap.dedent(SLEEPY_SUITE))
+        pytester.runpytest().assert_outcomes(passed=1)
+
+    def test_the_marker_turns_it_off_for_one_test(self, pytester: pytest.Pytester) -> None:
+        pytester.makepyfile(
+            """
+            import time
+
+            import pytest
+            from taskflow import task
+            from taskflow.engines import run
+            from taskflow.patterns import linear_flow
+
+
+            class Short(task.Task):
+                def execute(self):
+                    time.sleep(0.001)
+
+
+            @pytest.mark.flowfault(virtual_time=False)
+            def test_real(flowfault):
+                run(linear_flow.Flow("short").add(Short("short")))
+                assert () == flowfault.runs[0].sleeps("short")
+            """
+        )
+        pytester.runpytest("--flowfault-virtual-time").assert_outcomes(passed=1)
+
+    def test_a_marker_value_that_is_not_a_bool(self, pytester: pytest.Pytester) -> None:
+        pytester.makepyfile(
+            """
+            import pytest
+
+            @pytest.mark.flowfault(virtual_time="yes")
+            def test_x(flowfault):
+                pass
+            """
+        )
+        result = pytester.runpytest()
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            ["*@pytest.mark.flowfault(virtual_time=...) takes True or False, got 'yes'*"]
+        )
+
+
+class TestReports:
+    def test_json_and_html_show_what_was_skipped(self, pytester: pytest.Pytester) -> None:
+        import json
+
+        pytester.makepyfile(textwrap.dedent(SLEEPY_SUITE))
+        pytester.runpytest(
+            "--flowfault-virtual-time", "--flowfault-report=r.json", "--flowfault-report=r.html"
+        ).assert_outcomes(passed=1)
+        run = json.loads((pytester.path / "r.json").read_text())["tests"][0]["runs"][0]
+        assert 3600.0 == run["virtual_seconds_skipped"]
+        assert [3600.0] == [e["seconds"] for e in run["events"] if e["kind"] == "sleep"]
+        page = (pytester.path / "r.html").read_text()
+        assert "virtual time skipped <b>3600 s</b>" in page
+        assert "nap slept 3600 s at" in page
