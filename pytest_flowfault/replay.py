@@ -3,7 +3,7 @@
 ``--flowfault-replay`` takes a plan as its ``repr`` prints it, on the command line or in a
 counterexamples file. The text is read with :func:`ast.parse` and walked node by node:
 there is no ``eval``, no attribute access on arbitrary objects, and no call but Fault's
-constructors, ``FaultPlan``, ``float`` of a string, empty sets and exception classes. The grammar::
+constructors, ``FaultPlan``, ``float`` of a string, sets and exception classes. Grammar::
 
     plan      := FaultPlan(fault, ...) | fault
     fault     := Fault.KIND(value, ..., name=value, ...)   (KIND: a constructor of Fault)
@@ -30,8 +30,8 @@ import keyword
 import sys
 import tokenize
 import types
-from collections.abc import Iterator, Sequence
-from typing import NoReturn, get_args
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NoReturn, TypeGuard, cast, get_args
 
 from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
 from pytest_flowfault.plan import Fault, FaultKind, FaultPlan
@@ -50,11 +50,10 @@ HOW_TO_FIX = "paste the plan printed on a failing test's reproduce: line"
 _NOT_IN_GRAMMAR = "is not part of that grammar"
 # Every token a plan's repr can contain; anything else is refused before parsing.
 _OPERATORS = frozenset({"(", ")", "[", "]", "{", "}", ",", ":", "=", ".", "-"})
-_OPENING = frozenset({"(", "[", "{"})
-_CLOSING = frozenset({")", "]", "}"})
-_HARMLESS_TOKENS = frozenset(
-    {tokenize.NUMBER, tokenize.STRING, tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT,
-     tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+_NESTING = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_TOKENS = frozenset(
+    {tokenize.OP, tokenize.NAME, tokenize.NUMBER, tokenize.STRING, tokenize.NEWLINE,
+     tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 )
 _FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
 _CONSTANTS = (str, bytes, int, float, complex, bool, type(None))
@@ -75,6 +74,40 @@ def parse_plan(text: str, *, origin: str) -> FaultPlan:
     return _Reader(text.strip(), origin).plan()
 
 
+# The slots behind module.__dict__ and cls.__dict__, taken from the builtin types: a
+# metaclass or module cannot put code of its own in the way.
+_MODULE_DICT = vars(types.ModuleType)["__dict__"]
+_CLASS_DICT = vars(type)["__dict__"]
+
+
+def _namespace(value: object) -> Mapping[str, object] | None:
+    """The own names of a module or class (no __getattr__, property or descriptor runs)."""
+    if _is_module(value):
+        return _MODULE_DICT.__get__(value)  # type: ignore[no-any-return]
+    if issubclass(type(value), type):
+        return _CLASS_DICT.__get__(value)  # type: ignore[no-any-return]
+    return None
+
+
+def _is_exception_class(value: object) -> TypeGuard[type[BaseException]]:
+    # type(value), not isinstance(): an object's own __class__ is never consulted.
+    return issubclass(type(value), type) and issubclass(cast(type, value), BaseException)
+
+
+def _is_module(value: object) -> bool:
+    return issubclass(type(value), types.ModuleType)
+
+
+def _mock_default() -> object:
+    import unittest.mock  # only when a plan says mock.DEFAULT: it takes a while to import
+
+    return unittest.mock.DEFAULT
+
+
+def _short(piece: str) -> str:
+    return piece if len(piece) <= 60 else piece[:57] + "..."
+
+
 class _Reader:
     """One text being read; every refusal says what, where and how to fix it."""
 
@@ -85,10 +118,8 @@ class _Reader:
 
     def plan(self) -> FaultPlan:
         if len(self.text) > MAX_LENGTH:
-            self.fail(
-                f"the text is {len(self.text)} characters long, more than any fault plan "
-                f"({MAX_LENGTH}); {HOW_TO_FIX}"
-            )
+            size = f"{len(self.text)} characters long, more than any fault plan ({MAX_LENGTH})"
+            self.fail(f"the text is {size}; {HOW_TO_FIX}")
         self.scan()
         try:
             tree = ast.parse(self.text, mode="eval")
@@ -98,8 +129,7 @@ class _Reader:
         except (ValueError, RecursionError, MemoryError) as error:
             self.fail(f"this is not a fault plan ({type(error).__name__}: {error}); {HOW_TO_FIX}")
         body = tree.body
-        if self.is_call_of(body, "FaultPlan"):
-            assert isinstance(body, ast.Call)
+        if isinstance(body, ast.Call) and self.is_name(body.func, "FaultPlan"):
             for keyword_node in body.keywords:
                 self.reject(keyword_node, "is not a fault: FaultPlan takes faults only")
             return FaultPlan(*(self.fault(argument) for argument in body.args))
@@ -110,29 +140,28 @@ class _Reader:
         self.reject(body.func if isinstance(body, ast.Call) else body)
 
     def scan(self) -> None:
-        """Refuse tokens outside the grammar, and nesting deep enough to strain the parser."""
+        """Refuse tokens outside the grammar, and nesting that would strain the parser: this
+        bounds how deep ast.parse and the walk below recurse."""
         depth = chain = 0
         previous = ""
         for token in self.tokens():
             kind, string = token.type, token.string
             if kind == tokenize.OP and string not in _OPERATORS:
                 self.reject_token(token)
-            if kind == tokenize.NAME and keyword.iskeyword(string) and string not in (
-                "True", "False", "None"
-            ):
+            if keyword.iskeyword(string) and string not in ("True", "False", "None"):
                 self.reject_token(token)
             prefix = string.partition(string[-1])[0] if kind == tokenize.STRING else ""
             if kind == _FSTRING_START or "f" in prefix.lower():
                 # Named by its opening, which Python 3.12 tokenizes apart from the rest.
                 opening = string if kind == _FSTRING_START else string[: len(prefix) + 1]
                 self.refuse(opening, self.where(*token.start), "is an f-string, which runs code")
-            if kind not in _HARMLESS_TOKENS and kind not in (tokenize.OP, tokenize.NAME):
+            if kind not in _TOKENS:
                 self.reject_token(token)
             if kind == tokenize.NUMBER and len(string) > _LONGEST_NUMBER:
                 self.reject_token(token, "is a number longer than any fault plan holds")
             if string == "-" and previous == "-":
                 self.reject_token(token)
-            depth += (string in _OPENING) - (string in _CLOSING)
+            depth += _NESTING.get(string, 0) if kind == tokenize.OP else 0
             chain = chain + 1 if string == "." else 0 if kind != tokenize.NAME else chain
             if depth > MAX_DEPTH or chain > MAX_DEPTH:
                 self.fail(
@@ -163,39 +192,36 @@ class _Reader:
             self.reject(target, "is not a fault: FaultPlan takes Fault.<kind>(...) values")
         assert isinstance(node.func, ast.Attribute)
         constructor = getattr(Fault, node.func.attr)  # one of CONSTRUCTORS
-        args, kwargs = self.arguments(node, 1)
+        args, kwargs = self.arguments(node)
         try:
             fault: Fault = constructor(*args, **kwargs)
         except (InvalidFaultPlan, TypeError) as problem:
             self.invalid(node, str(problem))
         return fault
 
-    def arguments(self, call: ast.Call, depth: int) -> tuple[list[object], dict[str, object]]:
+    def arguments(self, call: ast.Call) -> tuple[list[object], dict[str, object]]:
         args = []
         for argument in call.args:
             if isinstance(argument, ast.Starred):
                 self.reject(argument)
-            args.append(self.value(argument, depth))
+            args.append(self.value(argument))
         kwargs = {}
         for keyword_node in call.keywords:
             if keyword_node.arg is None:  # **mapping
                 self.reject(keyword_node)
-            kwargs[keyword_node.arg] = self.value(keyword_node.value, depth)
+            kwargs[keyword_node.arg] = self.value(keyword_node.value)
         return args, kwargs
 
-    def value(self, node: ast.expr, depth: int) -> object:
-        if depth > MAX_DEPTH:
-            self.fail(f"the plan is nested more than {MAX_DEPTH} levels deep; {HOW_TO_FIX}")
-        inner = depth + 1
+    def value(self, node: ast.expr) -> object:
         if isinstance(node, ast.Constant) and type(node.value) in _CONSTANTS:
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            number = self.value(node.operand, inner) if self.is_number(node.operand) else None
+            number = self.value(node.operand) if self.is_number(node.operand) else None
             if number is None:
                 self.reject(node)
             return -number  # type: ignore[operator]
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            items = [self.value(item, inner) for item in node.elts]
+            items = [self.value(item) for item in node.elts]
             if isinstance(node, ast.Tuple):
                 return tuple(items)
             return items if isinstance(node, ast.List) else self.built(node, set, items)
@@ -204,25 +230,25 @@ class _Reader:
             for key, item in zip(node.keys, node.values):
                 if key is None:  # {**mapping}
                     self.reject(item)
-                pairs.append((self.value(key, inner), self.value(item, inner)))
+                pairs.append((self.value(key), self.value(item)))
             return self.built(node, dict, pairs)
         if isinstance(node, ast.Name):
             if node.id in _NON_FINITE:
                 return _NON_FINITE[node.id]
             if node.id == "DEFAULT":
-                return self.mock_default()
+                return _mock_default()
             return self.exception_class(node)
         if isinstance(node, ast.Attribute):
             if self.dotted(node) in (["mock", "DEFAULT"], ["unittest", "mock", "DEFAULT"]):
-                return self.mock_default()
+                return _mock_default()
             return self.exception_class(node)
         if isinstance(node, ast.Call):
             if self.is_name(node.func, "float"):
                 return self.float_of(node)
             if self.is_name(node.func, "set") or self.is_name(node.func, "frozenset"):
-                return self.set_of(node, inner)
+                return self.set_of(node)
             cls = self.exception_class(node.func)
-            args, kwargs = self.arguments(node, inner)
+            args, kwargs = self.arguments(node)
             try:
                 return cls(*args, **kwargs)
             except Exception as problem:
@@ -239,13 +265,13 @@ class _Reader:
         except ValueError as problem:
             self.invalid(call, str(problem))
 
-    def set_of(self, call: ast.Call, depth: int) -> object:
+    def set_of(self, call: ast.Call) -> object:
         """``set()``, ``frozenset()`` and ``frozenset({...})``, as repr writes those sets."""
         assert isinstance(call.func, ast.Name)
         kind = frozenset if call.func.id == "frozenset" else set
         if call.keywords or len(call.args) > (kind is frozenset):
             self.reject(call, "is not set(), frozenset() or frozenset({...})")
-        items = self.value(call.args[0], depth) if call.args else set()
+        items = self.value(call.args[0]) if call.args else set()
         if not isinstance(items, set):
             self.reject(call.args[0], "is not a set literal, {...}")
         return kind(items)
@@ -256,8 +282,8 @@ class _Reader:
             if node.id == "InjectedFault":
                 return InjectedFault
             found = vars(builtins).get(node.id, _MISSING)
-            if self.is_exception_class(found):
-                return found  # type: ignore[no-any-return]
+            if _is_exception_class(found):
+                return found
             if found is not _MISSING:
                 self.reject(node, "is not an exception class")
             if node.id[:1].isupper():
@@ -275,17 +301,18 @@ class _Reader:
         if found is _MISSING:
             self.reject(node, f"names nothing: there is no module {path!r}")
         for part in parts[1:]:
-            if not (self.is_module(found) or isinstance(found, type)):
+            namespace = _namespace(found)
+            if namespace is None:
                 break
-            attribute = vars(found).get(part, _MISSING)
-            if attribute is _MISSING and self.is_module(found) and "__path__" in vars(found):
+            attribute = namespace.get(part, _MISSING)
+            if attribute is _MISSING and "__path__" in namespace and _is_module(found):
                 attribute = self.module(node, f"{path}.{part}")  # a submodule not imported yet
             if attribute is _MISSING:
                 self.reject(node, f"names nothing: {path} has no attribute {part!r}")
             found, path = attribute, f"{path}.{part}"
-        if path != ".".join(parts) or not self.is_exception_class(found):
+        if path != ".".join(parts) or not _is_exception_class(found):
             self.reject(node, f"is not an exception class ({path} is a {type(found).__name__})")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def module(self, node: ast.expr, path: str) -> object:
         """``sys.modules[path]``, imported first if need be; _MISSING if there is no such module.
@@ -305,26 +332,8 @@ class _Reader:
             self.reject(node, f"cannot be imported ({type(problem).__name__}: {problem})")
 
     @staticmethod
-    def mock_default() -> object:
-        import unittest.mock  # only when a plan says mock.DEFAULT: it takes a while to import
-
-        return unittest.mock.DEFAULT
-
-    @staticmethod
-    def is_exception_class(value: object) -> bool:
-        # type(value), not isinstance: an object's own __class__ is never consulted.
-        return issubclass(type(value), type) and issubclass(value, BaseException)  # type: ignore[arg-type]
-
-    @staticmethod
-    def is_module(value: object) -> bool:
-        return issubclass(type(value), types.ModuleType)
-
-    @staticmethod
     def is_name(node: ast.expr, name: str) -> bool:
         return isinstance(node, ast.Name) and node.id == name
-
-    def is_call_of(self, node: ast.expr, name: str) -> bool:
-        return isinstance(node, ast.Call) and self.is_name(node.func, name)
 
     def is_fault_constructor(self, node: ast.expr) -> bool:
         return (
@@ -354,11 +363,8 @@ class _Reader:
         except TypeError as problem:
             self.invalid(node, str(problem))
 
-    def where(self, line: int, column: int) -> str:
-        """A 0-based character column as users count: column 1 is the first character."""
-        return f"column {column + 1}" if len(self.lines) == 1 else (
-            f"line {line}, column {column + 1}"
-        )
+    def where(self, line: int, column: int) -> str:  # column 0 is "column 1" to users
+        return (f"line {line}, " if len(self.lines) > 1 else "") + f"column {column + 1}"
 
     def node_where(self, node: ast.AST) -> str:
         line = getattr(node, "lineno", 1)
@@ -367,8 +373,7 @@ class _Reader:
         return self.where(line, len(head.decode(errors="ignore")))
 
     def piece(self, node: ast.AST) -> str:
-        segment = ast.get_source_segment(self.text, node) or type(node).__name__
-        return segment if len(segment) <= 60 else segment[:57] + "..."
+        return ast.get_source_segment(self.text, node) or type(node).__name__
 
     def reject(self, node: ast.AST, why: str = _NOT_IN_GRAMMAR) -> NoReturn:
         self.refuse(self.piece(node), self.node_where(node), why)
@@ -377,15 +382,14 @@ class _Reader:
         self.refuse(token.string, self.where(*token.start), why)
 
     def refuse(self, piece: str, where: str, why: str) -> NoReturn:
-        piece = piece if len(piece) <= 60 else piece[:57] + "..."
         self.fail(
-            f"only a fault plan is accepted here ({GRAMMAR}), and {piece!r} at {where} "
+            f"only a fault plan is accepted here ({GRAMMAR}), and {_short(piece)!r} at {where} "
             f"{why}; {HOW_TO_FIX}"
         )
 
     def invalid(self, node: ast.AST, problem: str) -> NoReturn:
         self.fail(
-            f"{self.piece(node)!r} at {self.node_where(node)} is not a valid fault plan: "
+            f"{_short(self.piece(node))!r} at {self.node_where(node)} is not a valid fault plan: "
             f"{problem}; correct it, or {HOW_TO_FIX}"
         )
 

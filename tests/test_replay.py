@@ -8,6 +8,7 @@ import sys
 import types
 import unittest.mock
 from pathlib import Path
+from typing import Any
 
 import mock
 import pytest
@@ -159,7 +160,8 @@ class TestParsePlan:
     def test_lookups_never_run_module_getattr_or_properties(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Names are looked up in __dict__: no __getattr__, property or descriptor runs."""
+        """Names are looked up in __dict__: no __getattr__, property, descriptor or metaclass
+        code runs."""
         calls: list[str] = []
         module = types.ModuleType("replay_trap")
 
@@ -173,9 +175,24 @@ class TestParsePlan:
                 calls.append("property")
                 return ValueError
 
+        class Spying(type):
+            def __getattribute__(cls, name: str) -> Any:
+                calls.append(f"metaclass {name}")
+                return super().__getattribute__(name)
+
+        class Guarded(metaclass=Spying):
+            class Error(Exception):
+                pass
+
         module.__getattr__ = module_getattr  # type: ignore[method-assign]
         module.Holder = Holder  # type: ignore[attr-defined]
+        module.Guarded = Guarded  # type: ignore[attr-defined]
         monkeypatch.setitem(sys.modules, "replay_trap", module)
+        expected = FaultPlan(Fault.fail("a", exc=vars(Guarded)["Error"]))  # vars() is spied on
+        calls.clear()
+        assert expected == parse_plan(
+            "Fault.fail('a', exc=replay_trap.Guarded.Error)", origin="here"
+        )
         for text, message in [
             ("Fault.fail('a', exc=replay_trap.Error)", refusal(
                 "replay_trap.Error", "column 21",
