@@ -25,12 +25,15 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import importlib.machinery
+import importlib.util
 import io
 import keyword
 import sys
 import tokenize
 import types
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn, TypeGuard, cast, get_args
 
 from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
@@ -62,16 +65,21 @@ _PLAN_NAMES = frozenset({"Fault", "FaultPlan", "InjectedFault", "DEFAULT", *_NON
 _MISSING = object()
 
 
-def parse_plan(text: str, *, origin: str) -> FaultPlan:
+def parse_plan(
+    text: str, *, origin: str, importable_from: Sequence[Path] = ()
+) -> FaultPlan:
     """The :class:`FaultPlan` that ``text`` (a plan's, or one fault's, ``repr``) describes.
 
     ``origin`` says where the text came from, for the error message: an
     :class:`InvalidFaultPlan` naming the offending piece, its column and how to fix it.
+    An exception class is taken from a module already imported, or from one found in a
+    folder of ``importable_from`` (the project's own code), which is imported for it:
+    importing runs a module's code, so text from elsewhere may not pick which.
 
     >>> parse_plan("FaultPlan(Fault.fail('attach', times=2))", origin="example")
     FaultPlan(Fault.fail('attach', times=2))
     """
-    return _Reader(text.strip(), origin).plan()
+    return _Reader(text.strip(), origin, tuple(importable_from)).plan()
 
 
 # The slots behind module.__dict__ and cls.__dict__, taken from the builtin types: a
@@ -111,9 +119,10 @@ def _short(piece: str) -> str:
 class _Reader:
     """One text being read; every refusal says what, where and how to fix it."""
 
-    def __init__(self, text: str, origin: str) -> None:
+    def __init__(self, text: str, origin: str, importable_from: tuple[Path, ...]) -> None:
         self.text = text
         self.origin = origin
+        self.importable_from = tuple(root.resolve() for root in importable_from)
         self.lines = text.split("\n")
 
     def plan(self) -> FaultPlan:
@@ -315,13 +324,29 @@ class _Reader:
         return found
 
     def module(self, node: ast.expr, path: str) -> object:
-        """``sys.modules[path]``, imported first if need be; _MISSING if there is no such module.
+        """``sys.modules[path]``, imported first if it is the project's own; _MISSING if
+        there is no such module.
 
         Importing runs the module's top-level code, as ``import`` in a conftest.py would; no
         function of it is called, and nothing but an exception class is taken from it.
+        Finding it first runs none: its parents are imported already (resolved in order).
         """
         if path in sys.modules:
             return sys.modules[path]
+        try:
+            spec = importlib.util.find_spec(path)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return _MISSING
+        if not self.owned(spec):
+            where = ", ".join(str(root) for root in self.importable_from) or "none given"
+            self.reject(
+                node,
+                f"names module {path!r}, which is not imported yet and is not the project's "
+                f"own (under {where}): replay imports no other module, since importing runs "
+                f"its code; import it in a conftest.py to replay its exception classes",
+            )
         try:
             return importlib.import_module(path)
         except ModuleNotFoundError as problem:
@@ -330,6 +355,15 @@ class _Reader:
             self.reject(node, f"cannot be imported ({problem})")
         except Exception as problem:
             self.reject(node, f"cannot be imported ({type(problem).__name__}: {problem})")
+
+    def owned(self, spec: importlib.machinery.ModuleSpec) -> bool:
+        """Whether the module ``spec`` finds lives in one of the project's folders."""
+        places = [spec.origin] if spec.has_location and spec.origin else []
+        places += list(spec.submodule_search_locations or [])
+        return bool(places) and all(
+            any(Path(place).resolve().is_relative_to(root) for root in self.importable_from)
+            for place in places
+        )
 
     @staticmethod
     def is_name(node: ast.expr, name: str) -> bool:

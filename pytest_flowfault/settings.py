@@ -87,7 +87,7 @@ def read_settings(config: pytest.Config) -> Settings:
     if virtual_time:
         reproduce.append("--flowfault-virtual-time")
     seed, note = _seed(config)
-    replay, replay_by_test = _replay(option.flowfault_replay)
+    replay, replay_by_test = _replay(option.flowfault_replay, config.rootpath)
     return Settings(
         seed=seed,
         seed_note=note,
@@ -104,7 +104,7 @@ def read_settings(config: pytest.Config) -> Settings:
     )
 
 
-def _replay(value: str | None) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
+def _replay(value: str | None, root: Path) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
     """``--flowfault-replay``: plan code for every test, or a counterexamples file.
 
     The text is parsed by the plan grammar (:func:`replay.parse_plan`), never executed.
@@ -116,9 +116,12 @@ def _replay(value: str | None) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
 
     try:
         if Path(value).suffix != ".json":
-            return parse_plan(value, origin=f"--flowfault-replay={_shown(value)}"), {}
+            origin = f"--flowfault-replay={_shown(value)}"
+            return parse_plan(value, origin=origin, importable_from=[root]), {}
         return None, {
-            nodeid: parse_plan(plan, origin=f"--flowfault-replay={value}, test {nodeid!r}")
+            nodeid: parse_plan(
+                plan, origin=f"--flowfault-replay={value}, test {nodeid!r}", importable_from=[root]
+            )
             for nodeid, plan in _counterexamples(value).items()
         }
     except InvalidFaultPlan as problem:

@@ -148,7 +148,9 @@ class TestParsePlan:
         monkeypatch.syspath_prepend(str(tmp_path))
         try:
             plan = parse_plan(
-                "Fault.fail('a', exc=replay_app.errors.Quota.Exceeded('over'))", origin="here"
+                "Fault.fail('a', exc=replay_app.errors.Quota.Exceeded('over'))",
+                origin="here",
+                importable_from=[tmp_path],
             )
             (fault,) = plan
             assert sys.modules["replay_app.errors"].Quota.Exceeded is type(fault.exc)
@@ -156,6 +158,22 @@ class TestParsePlan:
         finally:
             for name in ("replay_app.errors", "replay_app"):
                 sys.modules.pop(name, None)
+
+    def test_a_module_that_is_not_the_projects_is_never_imported(self, tmp_path: Path) -> None:
+        """Importing runs a module's code: text from elsewhere may not choose which."""
+        assert "antigravity" not in sys.modules  # the standard library's: it opens a browser
+        with pytest.raises(InvalidFaultPlan) as refused:
+            parse_plan("Fault.fail('a', exc=antigravity.Fly)", origin="here",
+                       importable_from=[tmp_path])
+        assert (
+            f"here: only a fault plan is accepted here (FaultPlan(...) or Fault.<kind>(...)), "
+            f"and 'antigravity.Fly' at column 21 names module 'antigravity', which is not "
+            f"imported yet and is not the project's own (under {tmp_path.resolve()}): replay "
+            f"imports no other module, since importing runs its code; import it in a "
+            f"conftest.py to replay its exception classes; paste the plan printed on a failing "
+            f"test's reproduce: line"
+        ) == str(refused.value)
+        assert "antigravity" not in sys.modules
 
     def test_lookups_never_run_module_getattr_or_properties(
         self, monkeypatch: pytest.MonkeyPatch
