@@ -4,11 +4,18 @@ An instance attribute shadows the class method, and TaskFlow's executor calls
 ``atom.execute(**arguments)`` / ``atom.revert(**arguments)`` inside its own ``try``
 (``engines/action_engine/executor.py``): an exception raised by the wrapper is handled
 exactly like one raised by the atom's own code, on the serial and the parallel engine.
+
+The wrapper is a :class:`Transparent` stand-in for the method it replaces: every attribute
+read or write goes to that method, so code that inspects its own methods (tenacity's
+``self.execute.statistics``, ``inspect.signature``, ``__wrapped__``) sees what it would
+see without the plugin.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,12 +25,82 @@ from pytest_flowfault.record import Recorder
 #: Called for every fault that fires: (fault, atom name, action, attempt).
 InjectionListener = Callable[[Fault, str, Action, int], None]
 
-_MARK = "__flowfault_wrapper__"
 _MISSING = object()
 
 
 class AtomInUse(RuntimeError):
     """The same atom object is already being run by another engine under flowfault."""
+
+
+class Transparent:
+    """A callable that stands in for ``original``: calls go to ``call``, everything else
+    (attribute reads and writes, ``__class__``, ``repr``, ``==``) goes to ``original``.
+
+    >>> wrapper = Transparent(task.execute, lambda **kw: task.execute(**kw))  # doctest: +SKIP
+    >>> wrapper.__name__, wrapper.statistics is task.execute.statistics      # doctest: +SKIP
+    ('execute', True)
+    """
+
+    __slots__ = ("_call", "_original", "__weakref__")
+
+    def __init__(self, original: Callable[..., Any], call: Callable[..., Any]) -> None:
+        object.__setattr__(self, "_original", original)
+        object.__setattr__(self, "_call", call)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        return object.__getattribute__(self, "_call")(*args, **kwargs)
+
+    # Forwarding reads instead of copying them (functools.update_wrapper) is what keeps
+    # them live: tenacity 8.5-9.1 rebinds ``wrapped_f.statistics`` on every call
+    # (tenacity/__init__.py, ``BaseRetrying.wraps``), so a copied dict goes stale.
+    # ``__class__`` is forwarded too, so ``inspect.ismethod``/``inspect.signature`` and
+    # oslo.utils' ``reflection.get_callable_name`` treat the wrapper as the bound method.
+    def __getattribute__(self, name: str) -> Any:
+        original = object.__getattribute__(self, "_original")
+        if name == "__call__":
+            return object.__getattribute__(self, name)
+        if name == "__signature__":
+            return _signature(original)
+        return getattr(original, name)
+
+    # Writes go where they would go without the plugin: a bound method refuses them with
+    # the same AttributeError, a callable object or function stored on the atom takes them.
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_original"), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(object.__getattribute__(self, "_original"), name)
+
+    def __repr__(self) -> str:
+        return repr(object.__getattribute__(self, "_original"))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Transparent:
+            other = object.__getattribute__(other, "_original")
+        return bool(object.__getattribute__(self, "_original") == other)
+
+    def __hash__(self) -> int:
+        return hash(object.__getattribute__(self, "_original"))
+
+    def __dir__(self) -> Iterable[str]:
+        return dir(object.__getattribute__(self, "_original"))
+
+
+def _signature(original: Any) -> inspect.Signature:
+    try:
+        signature: inspect.Signature = original.__signature__
+        return signature
+    except AttributeError:
+        # inspect.signature finds methods' and functions' signatures through the
+        # forwarded __class__, but a callable object's through type(obj).__call__, which
+        # would be ours: answer for it.
+        if isinstance(original, (types.MethodType, types.FunctionType)):
+            raise
+    try:
+        return inspect.signature(original)
+    except (TypeError, ValueError) as error:
+        raise AttributeError("__signature__") from error
 
 
 class Injector:
@@ -72,17 +149,16 @@ class Injector:
             else:
                 setattr(atom, attribute, previous)
 
-    def _wrap(self, atom: Any, attribute: str, wrapper: Callable[..., Any]) -> None:
+    def _wrap(self, atom: Any, attribute: str, call: Callable[..., Any]) -> None:
         current = getattr(atom, attribute)
-        if getattr(current, _MARK, False):
+        if type(current) is Transparent:  # type(): the wrapper's __class__ is the method's
             raise AtomInUse(
                 f"atom {atom.name!r} is already being run by another engine under "
                 f"flowfault; engines running at the same time cannot share atom objects "
                 f"here, so build a fresh flow for each engine"
             )
-        setattr(wrapper, _MARK, True)
         self._saved.append((atom, attribute, vars(atom).get(attribute, _MISSING)))
-        setattr(atom, attribute, wrapper)
+        setattr(atom, attribute, Transparent(current, call))
 
     def _call_wrapper(self, atom: Any, kind: str, action: Action) -> Callable[..., Any]:
         original = getattr(atom, action)
