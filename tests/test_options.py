@@ -338,7 +338,7 @@ class TestMarker:
             (
                 "flowfault(fial='x')",
                 "*@pytest.mark.flowfault got unknown argument(s) fial; it takes fail, "
-                "fail_revert, chaos, engines, off",
+                "fail_revert, chaos, engines, off, virtual_time",
             ),
             (
                 "flowfault(fail={'x': 0})",
