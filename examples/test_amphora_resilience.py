@@ -31,18 +31,9 @@ COMPUTE_RETRY = "-octavia-compute-create-retry-subflow_retry"  # TaskFlow's name
 AMP_RETRY = "-octavia-create-amphora-retry-subflow_retry"
 
 
-@pytest.fixture(autouse=True)
-def no_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every sleep and backoff at zero, until these tests move to virtual time."""
-    monkeypatch.setattr(CONF.controller_worker, "amp_active_wait_sec", 0)
-    monkeypatch.setattr(CONF.haproxy_amphora, "connection_retry_interval", 0)
-    monkeypatch.setattr(CONF.controller_worker, "amphora_delete_retry_interval", 0)
-    # As in Octavia, these were bound from CONF at import: CONF no longer reaches them.
-    for task_class in (ComputeDelete, DeletePort):
-        retrying: Any = task_class.execute
-        monkeypatch.setattr(retrying.retry, "wait", tenacity.wait_none())
-    monkeypatch.setattr(delete_amphora_flow, "__defaults__",
-                        (CONF.controller_worker.amphora_delete_retries, 0))
+# Octavia's own waits (10 s between compute polls, tenacity backoff, 5 s between delete
+# attempts) are kept as they are in production; virtual time skips them.
+pytestmark = pytest.mark.flowfault(virtual_time=True)
 
 
 @pytest.fixture
@@ -89,6 +80,8 @@ def test_slow_boot_is_polled_until_active(flowfault: FlowFault, cloud: Cloud) ->
     run = flowfault.run(create_load_balancer_flow(), store=cloud.new_load_balancer())
     run.assert_succeeded()
     assert ("RETRY", "RETRY") == run.decisions(STANDALONE + COMPUTE_RETRY)
+    # Octavia's amp_active_wait_sec (10 s) after each BUILD, skipped by virtual time.
+    assert (10.0, 10.0) == run.sleeps(STANDALONE + "-octavia-compute-wait")
 
 
 def test_compute_wait_gives_up_after_amp_active_retries(
@@ -181,6 +174,7 @@ def test_delete_retries_nova_inside_the_task(flowfault: FlowFault, cloud: Cloud)
     run.assert_succeeded()
     run.assert_attempts("delete-amphora-" + amp["id"], 1)
     assert 3 == cloud.compute.delete_calls
+    assert (1.0, 2.0) == run.sleeps("delete-amphora-" + amp["id"])  # tenacity's backoff
     assert amp["compute_id"] not in cloud.compute.servers
 
 
@@ -216,6 +210,7 @@ def test_delete_flow_gives_up_after_its_attempts(flowfault: FlowFault, cloud: Cl
     run.assert_failed(InjectedFault)
     retry_name = "retry-octavia-delete-amphora-flow-" + amp["id"]
     assert ("RETRY",) * 4 + ("REVERT",) == run.decisions(retry_name)
+    assert (5.0,) * 4 == run.sleeps(retry_name)  # SleepingRetryTimesController, 5 s each
     run.assert_compensated()
     assert "ERROR" == cloud.database.amphorae[amp["id"]]["status"]
 
