@@ -41,7 +41,7 @@ with warnings.catch_warnings():
     from taskflow.patterns import linear_flow
 
 from pytest_flowfault.conductor import POLL_INTERVAL, connect_board
-from pytest_flowfault.engine import Session
+from pytest_flowfault.session import Session
 from pytest_flowfault.jobboard import JobBoard
 from pytest_flowfault.redis_server import start_redis_server
 

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_flowfault.engine import run_flow as run_flow
-    from pytest_flowfault.engine import sweep as sweep
+    from pytest_flowfault.explore import sweep as sweep
+    from pytest_flowfault.session import run_flow as run_flow
     from pytest_flowfault.errors import FlowCrash as FlowCrash
     from pytest_flowfault.errors import InjectedFault as InjectedFault
     from pytest_flowfault.errors import MissingExtra as MissingExtra
@@ -51,8 +51,8 @@ _EXPORTS = {
     "RedisServer": "pytest_flowfault.redis_server",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
-    "run_flow": "pytest_flowfault.engine",
-    "sweep": "pytest_flowfault.engine",
+    "run_flow": "pytest_flowfault.session",
+    "sweep": "pytest_flowfault.explore",
     "SweepError": "pytest_flowfault.explore",
     "SweepReport": "pytest_flowfault.explore",
     "Variant": "pytest_flowfault.explore",

@@ -12,7 +12,8 @@ import sys
 import threading
 from typing import Any, Literal
 
-from pytest_flowfault.engine import Session, drive
+from pytest_flowfault.engine import drive
+from pytest_flowfault.session import Session
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.record import FlowRun
 
@@ -70,7 +71,7 @@ class SessionConductor(PollingConductor):
         engine = super()._engine_from_job(job)
         # drive() calls the class's own run_iter, so shadowing it on the instance is safe.
         engine.run_iter = functools.partial(
-            drive, engine, self.session, extra=self.crashes, finished=self.runs
+            drive, engine, self.session, extra=self.crashes, on_finished=self.runs.append
         )
         return engine
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.record import FlowRun
+from pytest_flowfault.session import Session
 
 KINDS = ("transient", "permanent", "revert", "crash")
 Check = Callable[[FlowRun], object]
@@ -243,6 +246,60 @@ def sweep_flow(
         for reason, count in pair_pruned.items():
             pruned[reason] = pruned.get(reason, 0) + count
     return SweepReport(baseline, tuple(variants), naive, pruned)
+
+
+def sweep(
+    make_flow: Callable[[], Any],
+    *,
+    store: dict[str, Any] | None = None,
+    engine: str = "serial",
+    kinds: Iterable[str] = ("transient", "permanent"),
+    max_faults: int = 1,
+    check: Callable[[FlowRun], object] | None = None,
+    strict: bool = False,
+    backend: Any = None,
+    directory: Callable[[], Path] | None = None,
+    virtual_time: bool = False,
+    **engine_options: Any,
+) -> SweepReport:
+    """Run a fresh flow from ``make_flow()`` once without faults, then once per fault point.
+
+    Kinds are ``"transient"``, ``"permanent"``, ``"revert"`` and ``"crash"`` (see
+    :mod:`pytest_flowfault.explore`); ``max_faults=2`` explores pairs. A variant is ok when
+    the flow succeeded, or ended REVERTED and compensated (``strict`` as in
+    ``assert_compensated``), and ``check(run)`` did not raise ``AssertionError``.
+
+    >>> sweep(lambda: boot_flow(retry=Times(3)), store=STORE).assert_resilient()  # doctest: +SKIP
+    """
+    if not callable(make_flow) or hasattr(make_flow, "iter_nodes"):
+        raise TypeError(
+            f"sweep() takes a callable that builds a fresh flow for every run, e.g. "
+            f"lambda: boot_flow(), got {type(make_flow).__name__}"
+        )
+    kinds = check_kinds(kinds)
+    if "crash" in kinds and backend is None:
+        backend = "memory"  # resuming needs the crashed run's storage
+    session = Session(virtual_time=virtual_time)
+    if directory is not None:
+        session.directory = directory
+    try:
+        return sweep_flow(
+            lambda plan: session.run(
+                make_flow(),
+                extra=plan,
+                store=store,
+                engine=engine,
+                backend=backend,
+                **engine_options,
+            ),
+            resume=session.resume,
+            kinds=kinds,
+            max_faults=max_faults,
+            check=check,
+            strict=strict,
+        )
+    finally:
+        session.close()
 
 
 def _pairs(

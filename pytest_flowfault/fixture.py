@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_flowfault.engine import Session, sweep
-from pytest_flowfault.explore import SweepReport
+from pytest_flowfault.session import Session
+from pytest_flowfault.explore import SweepReport, sweep
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
 from pytest_flowfault.record import FlowRun, not_injected_message

@@ -19,9 +19,11 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pytest_flowfault.errors import FlowCrash
 from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
 from pytest_flowfault.record import Recorder
 from pytest_flowfault.vtime import VirtualClock, in_atom
+from taskflow.types.notifier import Notifier
 
 #: Called for every fault that fires: (fault, atom name, action, attempt).
 InjectionListener = Callable[[Fault, str, Action, int], None]
@@ -105,13 +107,16 @@ def _signature(original: Any) -> inspect.Signature:
 
 
 class Injector:
-    """Wraps ``execute``/``revert`` (and retries' ``on_failure``) of (atom, kind) pairs.
+    """Fires every fault kind of ``plan`` on one engine's atoms: wraps ``execute``/``revert``
+    (and retries' ``on_failure``) of (atom, kind) pairs, and listens for the task
+    completions a ``crash_after`` waits for.
 
     Use as a context manager: leaving it restores every atom exactly as it was.
     """
 
     def __init__(
         self,
+        engine: Any,
         atoms: Iterable[tuple[Any, str]],
         plan: FaultPlan,
         recorder: Recorder,
@@ -119,6 +124,7 @@ class Injector:
         flow_name: str = "",
         clock: VirtualClock | None = None,
     ) -> None:
+        self._engine = engine
         self._atoms = list(atoms)
         self._flow_name = flow_name
         #: The run's virtual clock: calls of the atoms' own code skip their sleeps.
@@ -127,6 +133,7 @@ class Injector:
         self._recorder = recorder
         self._on_injected = on_injected
         self._saved: list[tuple[Any, str, object]] = []
+        self._crash_targets = [fault for fault in plan if fault.kind == "crash_after"]
 
     def __enter__(self) -> Injector:
         try:
@@ -136,6 +143,8 @@ class Injector:
                     self._wrap(atom, action, self._call_wrapper(atom, kind, action))
                 if kind == "retry":
                     self._wrap(atom, "on_failure", self._decision_wrapper(atom))
+            if self._crash_targets:  # a listener only where one is needed
+                self._engine.atom_notifier.register(Notifier.ANY, self._crash_after)
         except BaseException:
             self.restore()
             raise
@@ -145,13 +154,33 @@ class Injector:
         self.restore()
 
     def restore(self) -> None:
-        """Put back every method this injector replaced."""
+        """Put back every method this injector replaced, and stop listening."""
+        if self._crash_targets:
+            self._engine.atom_notifier.deregister(Notifier.ANY, self._crash_after)
         while self._saved:
             atom, attribute, previous = self._saved.pop()
             if previous is _MISSING:
                 vars(atom).pop(attribute, None)
             else:
                 setattr(atom, attribute, previous)
+
+    def _crash_after(self, state: str, details: Any) -> None:
+        """Kill the engine once a ``crash_after`` task succeeded.
+
+        TaskFlow saves the result before it notifies (``actions/task.py``), and its notifier
+        only swallows ``Exception``: the ``FlowCrash`` leaves storage as a SIGKILL would.
+        """
+        name = details.get("task_name")
+        if state != "SUCCESS" or not name:
+            return
+        for fault in self._crash_targets:
+            if fault.matches(name):
+                recorder = self._recorder
+                attempt = recorder.count("execute", name, "start")
+                recorder.add("task", name, "CRASH", old_state=state, attempt=attempt, injected=True)
+                if self._on_injected is not None:
+                    self._on_injected(fault, name, "execute", attempt)
+                raise FlowCrash(name, "after")
 
     def _wrap(self, atom: Any, attribute: str, call: Callable[..., Any]) -> None:
         current = getattr(atom, attribute)

@@ -26,7 +26,8 @@ from pytest_flowfault.conductor import (
     connect_board,
     release_claim_of_dead,
 )
-from pytest_flowfault.engine import Session, check_engine_name
+from pytest_flowfault.engine import check_engine_name
+from pytest_flowfault.session import Session
 from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan, unmatched_message

@@ -429,7 +429,8 @@ class _Collector:
 
 def _start(item: pytest.Item) -> _TestState:
     """Give ``item`` a fault session, active until its teardown ends."""
-    from pytest_flowfault.engine import Session, intercepting
+    from pytest_flowfault.engine import intercepting
+    from pytest_flowfault.session import Session
     from pytest_flowfault.fixture import FlowFault
 
     settings = item.config.stash[_SETTINGS]

@@ -11,7 +11,8 @@ from taskflow.patterns import linear_flow, unordered_flow
 
 from flowkit import Log, Step
 from pytest_flowfault import Fault, FaultPlan, FlowCrash, FlowRun, MissingExtra, run_flow
-from pytest_flowfault.engine import Session, intercepting
+from pytest_flowfault.engine import intercepting
+from pytest_flowfault.session import Session
 
 
 def boot(log: Log) -> linear_flow.Flow:

@@ -41,7 +41,7 @@ class TestRunFlow:
 
     def test_the_run_records_what_was_not_injected(self) -> None:
         """A crash_after fires on the engine's own notification, so it is not listed."""
-        from pytest_flowfault.engine import Session
+        from pytest_flowfault.session import Session
 
         session = Session(FaultPlan(Fault.fail("b", times=1)))
         try:

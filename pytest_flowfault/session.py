@@ -1,0 +1,215 @@
+"""A test's (or one :func:`run_flow`'s) faults in force and the runs recorded under them."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pytest_flowfault.engine import DEFAULT_WORKERS, check_engine_name, load_engine, run_to_end
+from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
+from pytest_flowfault.persist import open_backend, reload_flow_detail
+from pytest_flowfault.plan import Action, Fault, FaultPlan, unmatched_message
+from pytest_flowfault.record import FlowRun, RunInfo, not_injected_message
+
+class Session:
+    """The faults in force and the runs recorded for one test or one :func:`run_flow`.
+
+    While :func:`intercepting` is active, every TaskFlow engine run in the process
+    (in any thread) is faulted with :attr:`plan` and recorded here.
+    """
+
+    def __init__(
+        self,
+        plan: FaultPlan | None = None,
+        *,
+        fast_parallel: bool = True,
+        virtual_time: bool = False,
+    ) -> None:
+        self.plan = plan if plan is not None else FaultPlan()
+        #: Lend intercepted parallel engines a thread pool instead of TaskFlow's own.
+        self.fast_parallel = fast_parallel
+        #: Skip the sleeps of atoms, moving each run's virtual clock on instead.
+        self.virtual_time = virtual_time
+        #: Called for each fault that fires, and for each run that finishes.
+        self.on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None
+        self.on_finished: Callable[[FlowRun], None] | None = None
+        #: Where "dir" and "sqlite" backends live (the fixture points it at tmp_path).
+        self.directory: Callable[[], Path] = _temporary_directory
+        self._lock = threading.Lock()
+        self._runs: list[tuple[int, FlowRun]] = []
+        self._started = itertools.count()
+        self._atoms_seen: dict[str, str] = {}
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+        self._closers: list[Callable[[], None]] = []
+
+    @property
+    def runs(self) -> tuple[FlowRun, ...]:
+        """Every finished run, in the order the runs started."""
+        with self._lock:
+            return tuple(run for _, run in sorted(self._runs, key=lambda entry: entry[0]))
+
+    @property
+    def atoms_seen(self) -> dict[str, str]:
+        """Every atom of every flow compiled so far (name -> kind), first seen first."""
+        with self._lock:
+            return dict(self._atoms_seen)
+
+    def run(
+        self,
+        flow: Any,
+        *,
+        extra: FaultPlan | None = None,
+        store: dict[str, Any] | None = None,
+        engine: str = "serial",
+        backend: Any = None,
+        **engine_options: Any,
+    ) -> FlowRun:
+        """Load ``flow`` into a TaskFlow engine, run it under this session, and return the run.
+
+        The flow's own failure (and a crash fault's crash) is captured in the returned run
+        instead of raised; errors that stop the flow from starting (``MissingDependencies``,
+        duplicate names, …) propagate unchanged. ``backend`` is a persistence backend
+        (see :func:`pytest_flowfault.persist.open_backend`).
+        """
+        check_engine_name(engine)
+        if backend is not None:
+            engine_options["backend"] = open_backend(backend, self.directory)
+        loaded = load_engine(
+            flow, store=store, engine=engine, **self._with_pool(engine, engine_options)
+        )
+        return run_to_end(loaded, self, extra=extra)
+
+    def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
+        """Continue a crashed or suspended run from what its storage holds.
+
+        Completed atoms are skipped, atoms left RUNNING run again. Crash faults are not
+        in force for the resumption (they would only crash it again).
+        """
+        point = run.resume_point
+        if point is None:
+            raise ValueError(
+                f"{run!r} cannot be resumed: only runs started by flowfault.run() or "
+                f"run_flow() keep what resuming needs"
+            )
+        if run.state not in ("CRASHED", "SUSPENDED", "RUNNING"):
+            raise ValueError(
+                f"flow {run.flow_name!r} ended {run.state}: only a CRASHED or SUSPENDED run "
+                f"can be resumed"
+            )
+        detail = (
+            reload_flow_detail(point.backend, point.flow_detail.uuid)
+            if point.backend is not None
+            else point.flow_detail
+        )
+        engine = engine_options.pop("engine", point.engine)
+        loaded = load_engine(
+            point.flow,
+            flow_detail=detail,
+            backend=point.backend,
+            engine=engine,
+            **self._with_pool(engine, engine_options),
+        )
+        return run_to_end(loaded, self, resumed_from=run, without_crashes=True)
+
+    def _with_pool(self, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
+        if engine == "parallel" and "executor" not in engine_options:
+            engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
+        return engine_options
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` when the session closes (before its pools shut down)."""
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Close what was handed to :meth:`on_close`, then shut down the worker pools this
+        session lent to parallel engines."""
+        closers, self._closers = self._closers, []
+        try:
+            for closer in reversed(closers):
+                closer()
+        finally:
+            with self._lock:
+                pools, self._pools = list(self._pools.values()), {}
+            for pool in pools:
+                pool.shutdown(wait=True)
+
+    def interrupted_run(self, flow_uuid: str) -> FlowRun | None:
+        """The run a new run of this flow detail continues: the latest run of it, if that
+        one ended CRASHED or SUSPENDED (a conductor taking over a dead one's job)."""
+        with self._lock:
+            runs = sorted(self._runs, key=lambda entry: entry[0], reverse=True)
+        for _, run in runs:
+            point = run.resume_point
+            if point is not None and point.flow_detail.uuid == flow_uuid:
+                return run if run.state in ("CRASHED", "SUSPENDED") else None
+        return None
+
+    def begin_run(self, atoms: dict[str, str]) -> int:
+        """Note the atoms (name -> kind) of a run about to start; return its start number."""
+        with self._lock:
+            self._atoms_seen.update(atoms)
+            return next(self._started)
+
+    def end_run(self, started: int, run: FlowRun) -> None:
+        """Record the finished ``run`` that :meth:`begin_run` numbered ``started``."""
+        with self._lock:
+            self._runs.append((started, run))
+        if self.on_finished is not None:
+            self.on_finished(run)
+
+    def add_run(self, run: FlowRun) -> None:
+        """Record a run that happened elsewhere (a child process), as starting now."""
+        self.end_run(self.begin_run({atom.name: atom.kind for atom in run.atoms}), run)
+
+    def _pool(self, max_workers: int | None) -> ThreadPoolExecutor:
+        width = DEFAULT_WORKERS if max_workers is None else int(max_workers)
+        with self._lock:
+            if width not in self._pools:
+                self._pools[width] = ThreadPoolExecutor(width, thread_name_prefix="flowfault")
+            return self._pools[width]
+
+
+
+
+def _temporary_directory() -> Path:
+    return Path(tempfile.mkdtemp(prefix="flowfault-"))
+
+
+def run_flow(
+    flow: Any,
+    *,
+    plan: FaultPlan | None = None,
+    store: dict[str, Any] | None = None,
+    engine: str = "serial",
+    virtual_time: bool = False,
+    **engine_options: Any,
+) -> FlowRun:
+    """Run ``flow`` on the real TaskFlow engine with ``plan``'s faults; no pytest needed.
+
+    ``virtual_time=True`` skips the sleeps of its atoms (see :mod:`pytest_flowfault.vtime`).
+
+    >>> run = run_flow(boot_flow(), plan=FaultPlan(Fault.fail("attach")))  # doctest: +SKIP
+    >>> run.assert_compensated()                                          # doctest: +SKIP
+
+    Raises :class:`UnmatchedFault` if a fault targets no atom of the flow.
+    """
+    session = Session(plan, virtual_time=virtual_time)
+    try:
+        run = session.run(flow, store=store, engine=engine, **engine_options)
+    finally:
+        session.close()
+    origin = lambda _: "run_flow(plan=...)"  # noqa: E731
+    problem = unmatched_message(session.plan, session.atoms_seen, origin)
+    if problem is not None:
+        raise UnmatchedFault(problem)
+    problem = not_injected_message(session.plan, session.runs, origin)
+    if problem is not None:
+        raise FaultNotInjected(problem)
+    return run
+
+
