@@ -17,13 +17,12 @@ import warnings
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from pytest_flowfault import vtime
 from pytest_flowfault.errors import FlowCrash
 from pytest_flowfault.inject import Injector
-from pytest_flowfault.plan import FaultPlan, closest_name
+from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.record import (
     AtomInfo,
     FlowRun,
@@ -290,29 +289,12 @@ def load_engine(flow: Any, **options: Any) -> Any:
     return taskflow.engines.load(flow, **options)
 
 
-@functools.cache
-def _engine_names() -> tuple[str, ...]:
-    # Reading entry points scans every installed distribution (~5 ms): once is enough.
-    return tuple(sorted(entry.name for entry in entry_points(group="taskflow.engines")))
-
-
 def task_names(flow: Any) -> list[str]:
     """The names of the tasks in ``flow`` (nested flows included), in compilation order."""
     loaded = taskflow.engines.load(flow)
     loaded.compile()
     graph = loaded.compilation.execution_graph
     return [node.name for node, data in graph.nodes(data=True) if data["kind"] == "task"]
-
-
-def check_engine_name(engine: object) -> None:
-    """Raise ``ValueError`` naming the engines there are, unless ``engine`` is one."""
-    known = _engine_names()
-    if not isinstance(engine, str) or engine not in known:
-        suggestion = closest_name(engine, known) if isinstance(engine, str) else None
-        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        raise ValueError(
-            f"engine={engine!r} is not a TaskFlow engine; use one of {', '.join(known)}{hint}"
-        )
 
 
 def _engine_kind(engine: Any) -> str:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_flowfault.catalog import SWEEP_KINDS
 from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.record import FlowRun
 from pytest_flowfault.session import Session
 
-KINDS = ("transient", "permanent", "revert", "crash")
 Check = Callable[[FlowRun], object]
 
 PRUNED_NEVER_RAN = "the task never ran in the baseline"
@@ -162,10 +162,10 @@ def crash_verdict(resumed: FlowRun) -> str | None:
 
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(kinds))  # a kind named twice is still one kind
-    unknown = [kind for kind in chosen if kind not in KINDS]
+    unknown = [kind for kind in chosen if kind not in SWEEP_KINDS]
     if isinstance(kinds, str) or not chosen or unknown:
         raise ValueError(
-            f"kinds={kinds!r}: use a tuple of {', '.join(KINDS)}, e.g. "
+            f"kinds={kinds!r}: use a tuple of {', '.join(SWEEP_KINDS)}, e.g. "
             f"('transient', 'permanent')"
         )
     return chosen

@@ -26,7 +26,7 @@ from pytest_flowfault.conductor import (
     connect_board,
     release_claim_of_dead,
 )
-from pytest_flowfault.engine import check_engine_name
+from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.session import Session
 from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail

@@ -1,34 +1,20 @@
-"""Reading fault settings from the command line, ini files and ``@pytest.mark.flowfault``.
+"""The command line and ini keys: declared here (:func:`add_options`), with the ``type=``
+callables that parse their values; :mod:`pytest_flowfault.settings` reads them.
 
-Everything here is pure parsing and validation: each error says what was wrong, where it
-came from and how to fix it.
+Each error says what was wrong, where it came from and how to fix it.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_flowfault.errors import InvalidFaultPlan
-from pytest_flowfault.plan import Fault
+import pytest
 
-ENGINES = ("serial", "parallel")
+from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
+
 REPORT_SUFFIXES = (".json", ".html")
-MARKER_HELP = (
-    "flowfault(fail=None, fail_revert=None, chaos=None, engines=None, off=False, "
-    "virtual_time=None): faults for this test's TaskFlow runs. fail/fail_revert: a target, a "
-    "list of targets, or {target: times or None}; chaos: probability that any execute attempt "
-    "fails; engines: run the test once per engine (flowfault.run uses it); off=True: no "
-    "command-line faults; virtual_time=True/False: skip sleeps inside atoms (or not), whatever "
-    "--flowfault-virtual-time says."
-)
-
-
-class InvalidMarker(ValueError):
-    """``@pytest.mark.flowfault`` was given arguments it cannot use."""
 
 
 def target_and_times(value: str) -> tuple[str, int | None]:
@@ -92,114 +78,131 @@ def report_path(value: str) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class MarkerSpec:
-    """What one test's ``@pytest.mark.flowfault`` markers ask for, merged."""
-
-    faults: tuple[Fault, ...] = ()
-    chaos: float | None = None
-    engines: tuple[str, ...] | None = None
-    off: bool = False
-    virtual_time: bool | None = None  # None: as the command line or ini says
-
-
-_MARKER_ARGUMENTS = ("fail", "fail_revert", "chaos", "engines", "off", "virtual_time")
-
-
-def marker_spec(marks: Iterable[Any]) -> MarkerSpec:
-    """Merge ``flowfault`` marks (closest first, as ``item.iter_markers`` yields them).
-
-    Faults from every mark apply; for the other arguments the closest mark wins.
-    """
-    faults: list[Fault] = []
-    chaos: float | None = None
-    engines: tuple[str, ...] | None = None
-    switches: dict[str, bool] = {}
-    for mark in marks:
-        if mark.args:
-            raise InvalidMarker(
-                f"@pytest.mark.flowfault takes keyword arguments only, got positional "
-                f"{', '.join(map(repr, mark.args))}; e.g. @pytest.mark.flowfault(fail="
-                f"{mark.args[0]!r})"
-            )
-        unknown = sorted(set(mark.kwargs) - set(_MARKER_ARGUMENTS))
-        if unknown:
-            raise InvalidMarker(
-                f"@pytest.mark.flowfault got unknown argument(s) {', '.join(unknown)}; "
-                f"it takes {', '.join(_MARKER_ARGUMENTS)}"
-            )
-        for kind in ("fail", "fail_revert"):
-            if kind in mark.kwargs:
-                faults.extend(_marker_faults(kind, mark.kwargs[kind]))
-        if chaos is None and "chaos" in mark.kwargs:
-            chaos = _marker_rate(mark.kwargs["chaos"])
-        if engines is None and "engines" in mark.kwargs:
-            engines = _marker_engines(mark.kwargs["engines"])
-        for switch in ("off", "virtual_time"):
-            if switch not in switches and switch in mark.kwargs:
-                if not isinstance(mark.kwargs[switch], bool):
-                    raise InvalidMarker(
-                        f"@pytest.mark.flowfault({switch}=...) takes True or False, got "
-                        f"{mark.kwargs[switch]!r}"
-                    )
-                switches[switch] = mark.kwargs[switch]
-    return MarkerSpec(
-        tuple(faults), chaos, engines, switches.get("off", False), switches.get("virtual_time")
-    )
-
-
-def _marker_faults(kind: Literal["fail", "fail_revert"], value: object) -> list[Fault]:
-    build = Fault.fail if kind == "fail" else Fault.fail_revert
-    if isinstance(value, str):
-        pairs: Iterable[tuple[object, object]] = [(value, None)]
-    elif isinstance(value, Mapping):
-        pairs = value.items()
-    elif isinstance(value, (list, tuple)):
-        pairs = [(target, None) for target in value]
-    else:
-        raise InvalidMarker(
-            f"@pytest.mark.flowfault({kind}=...) takes a target, a list of targets or "
-            f"{{target: times or None}}, got {type(value).__name__} {value!r}"
-        )
-    faults = []
-    for target, times in pairs:
-        try:
-            faults.append(build(target, times=times))  # type: ignore[arg-type]
-        except InvalidFaultPlan as problem:
-            raise InvalidMarker(f"@pytest.mark.flowfault({kind}=...): {problem}") from None
-    return faults
-
-
-def _marker_rate(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise InvalidMarker(
-            f"@pytest.mark.flowfault(chaos=...) takes a probability from 0 to 1, e.g. 0.2, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def _marker_engines(value: object) -> tuple[str, ...]:
-    names = (value,) if isinstance(value, str) else value
-    if (
-        not isinstance(names, (list, tuple))
-        or not names
-        or any(name not in ENGINES for name in names)
-    ):
-        raise InvalidMarker(
-            f"@pytest.mark.flowfault(engines=...) takes a list of {' and/or '.join(ENGINES)}, "
-            f"got {value!r}"
-        )
-    return tuple(names)
-
-
 def sweep_kinds(value: str) -> tuple[str, ...]:
     """Parse ``--flowfault-sweep=KINDS`` (an ``argparse`` type): ``'transient,revert'``."""
     kinds = tuple(kind.strip() for kind in value.split(",") if kind.strip())
-    known = ("transient", "permanent", "revert")
+    known = PLAN_SWEEP_KINDS
     unknown = [kind for kind in kinds if kind not in known]
     if not kinds or unknown:
         raise argparse.ArgumentTypeError(
             f"{value!r}: give kinds separated by commas, from {', '.join(known)}"
         )
     return kinds
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Declare every ``--flowfault-*`` option and ``flowfault_*`` ini key."""
+    group = parser.getgroup("flowfault", "fault injection into TaskFlow flows (pytest-flowfault)")
+    group.addoption(
+        "--flowfault-fail",
+        action="append",
+        type=_validated(target_and_times),
+        metavar="TARGET[:TIMES]",
+        help="make execute of the atoms TARGET names fail on the first TIMES attempts of "
+        "every run (every attempt without :TIMES), in every test. Repeatable. "
+        "ini: flowfault_fail",
+    )
+    group.addoption(
+        "--flowfault-fail-revert",
+        action="append",
+        type=_validated(target_and_times),
+        metavar="TARGET[:TIMES]",
+        help="make revert of the atoms TARGET names fail, in every test. Repeatable. "
+        "ini: flowfault_fail_revert",
+    )
+    group.addoption(
+        "--flowfault-fault",
+        action="append",
+        metavar="KIND:VALUE",
+        help="a fault of a kind a plugin adds (pytest_flowfault_parse_fault hook); "
+        "fail:TARGET[:TIMES] and fail_revert:TARGET[:TIMES] are built in. Repeatable. "
+        "ini: flowfault_fault",
+    )
+    group.addoption(
+        "--flowfault-chaos",
+        type=rate,
+        metavar="RATE",
+        help="every execute attempt of every atom fails with probability RATE (0 to 1), "
+        "drawn from the seed. ini: flowfault_chaos",
+    )
+    group.addoption(
+        "--flowfault-seed",
+        type=seed,
+        metavar="INT|last",
+        help="base seed for chaos (each test adds the CRC32 of its node id); 'last' reuses "
+        "the previous run's. ini: flowfault_seed",
+    )
+    group.addoption(
+        "--flowfault-report",
+        action="append",
+        type=report_path,
+        metavar="PATH",
+        help="write a resilience report to PATH (.json or .html; give twice for both). "
+        "ini: flowfault_report",
+    )
+    group.addoption(
+        "--flowfault-strict",
+        action="store_true",
+        default=None,
+        help="fail any test with a recorded run that did not succeed and was not "
+        "compensated, even if the test did not check. ini: flowfault_strict",
+    )
+    group.addoption(
+        "--flowfault-virtual-time",
+        action="store_true",
+        default=None,
+        help="skip time.sleep() inside the atoms of every recorded run, moving the run's "
+        "virtual clock on instead (tenacity waits, sleeping retry controllers). ini: "
+        "flowfault_virtual_time",
+    )
+    group.addoption(
+        "--flowfault-sweep",
+        nargs="?",
+        const=("transient", "permanent"),
+        type=sweep_kinds,
+        metavar="KINDS",
+        help="re-run every passing test that uses the flowfault fixture once per fault point "
+        "of its own runs (KINDS: transient,permanent[,revert]; default transient,permanent); "
+        "a variant fails unless each run succeeded or was reverted and compensated",
+    )
+    group.addoption(
+        "--flowfault-replay",
+        metavar="PLAN|FILE.json",
+        help="put a fault plan in force in every test (the FaultPlan(...) code a report "
+        "printed), or each test's own plan from a counterexamples file",
+    )
+    parser.addini("flowfault_fail", "default --flowfault-fail values", type="linelist")
+    parser.addini("flowfault_fail_revert", "default --flowfault-fail-revert values", type="linelist")
+    parser.addini("flowfault_fault", "default --flowfault-fault values", type="linelist")
+    parser.addini("flowfault_chaos", "default --flowfault-chaos rate", type="string")
+    parser.addini("flowfault_seed", "default --flowfault-seed", type="string")
+    parser.addini("flowfault_report", "default --flowfault-report paths", type="linelist")
+    parser.addini("flowfault_strict", "default for --flowfault-strict", type="bool", default=False)
+    parser.addini(
+        "flowfault_virtual_time", "default for --flowfault-virtual-time", type="bool", default=False
+    )
+    parser.addini(
+        "flowfault_fast_parallel",
+        "lend intercepted parallel engines a thread pool that shuts down at once, instead "
+        "of TaskFlow's own (~1 s to join per run)",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "flowfault_redis_server",
+        "the redis-server executable the flowfault_redis fixture starts (default: "
+        "redis-server on PATH, else the one the [jobboard] extra bundles)",
+        type="string",
+        default="",
+    )
+
+
+def _validated(parse: Any) -> Any:
+    """An argparse type that checks a value with ``parse`` but keeps the text as written."""
+
+    def check(value: str) -> str:
+        parse(value)
+        return value
+
+    check.__name__ = parse.__name__
+    return check

@@ -13,28 +13,28 @@ import shlex
 import zlib
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_flowfault import hookspecs, options
+from pytest_flowfault import hookspecs, marker, options
 from pytest_flowfault.settings import Settings, read_settings
+from pytest_flowfault.writer import ReportWriter, junit_properties
 
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.plan import Fault, FaultPlan
-    from pytest_flowfault.record import FlowRun
+    from pytest_flowfault.record import FlowRun  # noqa: F401  (in a StashKey's string)
     from pytest_flowfault.redis_server import RedisServer
     from pytest_flowfault.report import Record
+
 
 @dataclass
 class _TestState:
     fixture: FlowFault
     stack: ExitStack
     outcome: str = "passed"
-    notes: list[str] = field(default_factory=list)
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -44,109 +44,7 @@ _BASELINE = pytest.StashKey["tuple[FlowRun, ...]"]()  # the runs a sweep explore
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("flowfault", "fault injection into TaskFlow flows (pytest-flowfault)")
-    group.addoption(
-        "--flowfault-fail",
-        action="append",
-        type=_validated(options.target_and_times),
-        metavar="TARGET[:TIMES]",
-        help="make execute of the atoms TARGET names fail on the first TIMES attempts of "
-        "every run (every attempt without :TIMES), in every test. Repeatable. "
-        "ini: flowfault_fail",
-    )
-    group.addoption(
-        "--flowfault-fail-revert",
-        action="append",
-        type=_validated(options.target_and_times),
-        metavar="TARGET[:TIMES]",
-        help="make revert of the atoms TARGET names fail, in every test. Repeatable. "
-        "ini: flowfault_fail_revert",
-    )
-    group.addoption(
-        "--flowfault-fault",
-        action="append",
-        metavar="KIND:VALUE",
-        help="a fault of a kind a plugin adds (pytest_flowfault_parse_fault hook); "
-        "fail:TARGET[:TIMES] and fail_revert:TARGET[:TIMES] are built in. Repeatable. "
-        "ini: flowfault_fault",
-    )
-    group.addoption(
-        "--flowfault-chaos",
-        type=options.rate,
-        metavar="RATE",
-        help="every execute attempt of every atom fails with probability RATE (0 to 1), "
-        "drawn from the seed. ini: flowfault_chaos",
-    )
-    group.addoption(
-        "--flowfault-seed",
-        type=options.seed,
-        metavar="INT|last",
-        help="base seed for chaos (each test adds the CRC32 of its node id); 'last' reuses "
-        "the previous run's. ini: flowfault_seed",
-    )
-    group.addoption(
-        "--flowfault-report",
-        action="append",
-        type=options.report_path,
-        metavar="PATH",
-        help="write a resilience report to PATH (.json or .html; give twice for both). "
-        "ini: flowfault_report",
-    )
-    group.addoption(
-        "--flowfault-strict",
-        action="store_true",
-        default=None,
-        help="fail any test with a recorded run that did not succeed and was not "
-        "compensated, even if the test did not check. ini: flowfault_strict",
-    )
-    group.addoption(
-        "--flowfault-virtual-time",
-        action="store_true",
-        default=None,
-        help="skip time.sleep() inside the atoms of every recorded run, moving the run's "
-        "virtual clock on instead (tenacity waits, sleeping retry controllers). ini: "
-        "flowfault_virtual_time",
-    )
-    group.addoption(
-        "--flowfault-sweep",
-        nargs="?",
-        const=("transient", "permanent"),
-        type=options.sweep_kinds,
-        metavar="KINDS",
-        help="re-run every passing test that uses the flowfault fixture once per fault point "
-        "of its own runs (KINDS: transient,permanent[,revert]; default transient,permanent); "
-        "a variant fails unless each run succeeded or was reverted and compensated",
-    )
-    group.addoption(
-        "--flowfault-replay",
-        metavar="PLAN|FILE.json",
-        help="put a fault plan in force in every test (the FaultPlan(...) code a report "
-        "printed), or each test's own plan from a counterexamples file",
-    )
-    parser.addini("flowfault_fail", "default --flowfault-fail values", type="linelist")
-    parser.addini("flowfault_fail_revert", "default --flowfault-fail-revert values", type="linelist")
-    parser.addini("flowfault_fault", "default --flowfault-fault values", type="linelist")
-    parser.addini("flowfault_chaos", "default --flowfault-chaos rate", type="string")
-    parser.addini("flowfault_seed", "default --flowfault-seed", type="string")
-    parser.addini("flowfault_report", "default --flowfault-report paths", type="linelist")
-    parser.addini("flowfault_strict", "default for --flowfault-strict", type="bool", default=False)
-    parser.addini(
-        "flowfault_virtual_time", "default for --flowfault-virtual-time", type="bool", default=False
-    )
-    parser.addini(
-        "flowfault_fast_parallel",
-        "lend intercepted parallel engines a thread pool that shuts down at once, instead "
-        "of TaskFlow's own (~1 s to join per run)",
-        type="bool",
-        default=True,
-    )
-    parser.addini(
-        "flowfault_redis_server",
-        "the redis-server executable the flowfault_redis fixture starts (default: "
-        "redis-server on PATH, else the one the [jobboard] extra bundles)",
-        type="string",
-        default="",
-    )
+    options.add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -154,13 +52,13 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", options.MARKER_HELP)
+    config.addinivalue_line("markers", marker.MARKER_HELP)
     settings = read_settings(config)
     config.stash[_SETTINGS] = settings
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(settings.seed), "flowfault-xdist")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_Collector(config, settings), "flowfault-collector")
+        config.pluginmanager.register(ReportWriter(config, settings), "flowfault-collector")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -189,8 +87,8 @@ def pytest_flowfault_parse_fault(kind: str, value: str, config: pytest.Config) -
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``@pytest.mark.flowfault(engines=[...])`` runs the test once per engine."""
     try:
-        spec = options.marker_spec(metafunc.definition.iter_markers("flowfault"))
-    except options.InvalidMarker:
+        spec = marker.marker_spec(metafunc.definition.iter_markers("flowfault"))
+    except marker.InvalidMarker:
         return  # reported when the test is set up, so that only that test fails
     if spec.engines and "flowfault_engine" in metafunc.fixturenames:
         metafunc.parametrize("flowfault_engine", spec.engines, ids=list(spec.engines))
@@ -303,17 +201,10 @@ def pytest_runtest_makereport(
     record = None
     if state is not None and call.when == "teardown":
         record = _record(item, state, nodeid, variant)
-        runs = record["runs"]
-        item.user_properties.extend(
-            [
-                ("flowfault_runs", len(runs)),
-                ("flowfault_faults_injected", sum(run["faults_injected"] for run in runs)),
-                ("flowfault_compensated", _compensated_property(runs)),
-            ]
-        )
+        item.user_properties.extend(junit_properties(record["runs"]))
     report = yield
     if variant is not None:
-        # Renamed where it is logged (_Collector): xdist's worker insists that a report
+        # Renamed where it is logged (ReportWriter): xdist's worker insists that a report
         # carries its scheduled item's node id.
         report.flowfault_nodeid = nodeid  # type: ignore[attr-defined]
         if state is not None and call.when == "call":
@@ -368,65 +259,6 @@ class _XdistHooks:
         node.workerinput["flowfault_seed"] = self.seed
 
 
-class _Collector:
-    """On the controller: gathers test records (from workers too), writes the reports."""
-
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
-        self.config = config
-        self.settings = settings
-        self.tests: dict[str, Record] = {}
-        self.written: list[Path] = []
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        variant_nodeid = getattr(report, "flowfault_nodeid", None)
-        if variant_nodeid is not None:
-            report.nodeid = variant_nodeid  # a sweep variant: its own line in every report
-        record = getattr(report, "flowfault", None)
-        if record is not None:
-            self.tests[report.nodeid] = record
-
-    def document(self) -> Record:
-        from pytest_flowfault.report import document
-
-        return document(
-            list(self.tests.values()),
-            seed=self.settings.seed,
-            command_line_faults=[repr(fault) for fault, _ in self.settings.faults],
-        )
-
-    def counterexamples_path(self) -> Path:
-        first = self.config.invocation_params.dir / self.settings.reports[0]
-        return first.with_name(f"{first.stem}.counterexamples.json")
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.settings.reports:
-            return
-        from pytest_flowfault import html, report
-
-        document = self.document()
-        report.write_counterexamples(self.counterexamples_path(), document)
-        for path in self.settings.reports:
-            path = self.config.invocation_params.dir / path
-            if path.suffix == ".json":
-                report.write_json(path, document)
-            else:
-                html.write_html(path, document)
-            self.written.append(path)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.tests and not self.settings.armed:
-            return
-        from pytest_flowfault.report import summary_lines
-
-        terminalreporter.section("flowfault")
-        verbose = self.config.get_verbosity() > 0
-        for line in summary_lines(self.document(), verbose=verbose):
-            terminalreporter.line(line)
-        for path in self.written:
-            terminalreporter.line(f"report written: {path}")
-
-
 def _start(item: pytest.Item) -> _TestState:
     """Give ``item`` a fault session, active until its teardown ends."""
     from pytest_flowfault.engine import intercepting
@@ -435,8 +267,8 @@ def _start(item: pytest.Item) -> _TestState:
 
     settings = item.config.stash[_SETTINGS]
     try:
-        spec = options.marker_spec(item.iter_markers("flowfault"))
-    except options.InvalidMarker as problem:
+        spec = marker.marker_spec(item.iter_markers("flowfault"))
+    except marker.InvalidMarker as problem:
         pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
     if spec.engines and "flowfault_engine" not in getattr(item, "fixturenames", ()):
         pytest.fail(
@@ -531,13 +363,6 @@ def _outcome(report: pytest.TestReport, previous: str) -> str:
     return report.outcome
 
 
-def _compensated_property(runs: list[Record]) -> str:
-    verdicts = [run["compensated"] for run in runs if run["compensated"] is not None]
-    if not verdicts:
-        return "n/a"
-    return "yes" if all(verdicts) else "no"
-
-
 def _failure_section(item: pytest.Item, state: _TestState, variant: FaultPlan | None) -> str:
     """Faults in force, every run's timeline, and one line that reproduces the test."""
     fixture = state.fixture
@@ -554,14 +379,3 @@ def _failure_section(item: pytest.Item, state: _TestState, variant: FaultPlan | 
         reproduce.append(shlex.quote(f"--flowfault-replay={variant!r}"))
     lines += ["", "reproduce: " + " ".join(reproduce)]
     return "\n".join(lines)
-
-
-def _validated(parse: Any) -> Any:
-    """An argparse type that checks a value with ``parse`` but keeps the text as written."""
-
-    def check(value: str) -> str:
-        parse(value)
-        return value
-
-    check.__name__ = parse.__name__
-    return check

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault.engine import DEFAULT_WORKERS, check_engine_name, load_engine, run_to_end
+from pytest_flowfault.catalog import check_engine_name
+from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Action, Fault, FaultPlan, unmatched_message

@@ -21,9 +21,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
 from pytest_flowfault.plan import Fault, FaultPlan
 
-KINDS = ("transient", "permanent", "revert")
 
 
 def fault_plans(
@@ -31,7 +31,7 @@ def fault_plans(
     *,
     min_faults: int = 1,
     max_faults: int = 2,
-    kinds: Iterable[str] = KINDS,
+    kinds: Iterable[str] = PLAN_SWEEP_KINDS,
     max_times: int = 3,
 ) -> st.SearchStrategy[FaultPlan]:
     """Fault plans over the tasks of a flow (or over the given atom names).
@@ -42,8 +42,8 @@ def fault_plans(
     """
     names = _names(flow_or_atom_names)
     chosen = tuple(kinds)
-    if isinstance(kinds, str) or not chosen or any(kind not in KINDS for kind in chosen):
-        raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(KINDS)}")
+    if isinstance(kinds, str) or not chosen or any(kind not in PLAN_SWEEP_KINDS for kind in chosen):
+        raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(PLAN_SWEEP_KINDS)}")
     for argument, value, least in (
         ("min_faults", min_faults, 0), ("max_faults", max_faults, 0), ("max_times", max_times, 1)
     ):

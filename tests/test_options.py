@@ -350,7 +350,11 @@ class TestMarker:
                 "{target: times or None}, got int 3",
             ),
             ("flowfault(chaos=2)", "*(chaos=...) takes a probability from 0 to 1, e.g. 0.2, got 2"),
-            ("flowfault(engines=['fast'])", "*(engines=...) takes a list of serial and/or parallel*"),
+            (
+                "flowfault(engines=['fast'])",
+                "*(engines=...) takes a list of default, parallel, serial, worker-based, workers, "
+                "got*",
+            ),
             ("flowfault(off='yes')", "*(off=...) takes True or False, got 'yes'"),
         ],
     )
