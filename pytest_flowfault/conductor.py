@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import signal
 import sys
 import threading
 from typing import Any, Literal
@@ -15,12 +13,12 @@ from typing import Any, Literal
 from pytest_flowfault.engine import drive
 from pytest_flowfault.session import Session
 from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.process import dying_session, report_survival
 from pytest_flowfault.record import FlowRun
 
 from taskflow.conductors.backends import impl_blocking
 from taskflow.jobs import backends as job_backends
 from taskflow.persistence import backends as persistence_backends
-from taskflow.types import notifier
 
 Outcome = Literal["consumed", "abandoned", "trashed", "crashed", "killed"]
 _FINISHING_EVENTS: dict[str, Outcome] = {
@@ -109,41 +107,33 @@ class OneJob:
             self._conductor.stop()
 
 
-class _DyingConductor(PollingConductor):
-    """Runs in a child process; SIGKILLs it after (or during) a task, after printing the
-    claimed job's uuid so that the parent knows which job was left behind."""
-
-    def __init__(self, *args: Any, after: str | None, during: str | None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.after = after
-        self.during = during
+class _AnnouncingConductor(SessionConductor):
+    """Prints the uuid of the job it claims, so that a parent process knows which job a
+    SIGKILLed child left behind."""
 
     def _engine_from_job(self, job: Any) -> Any:
         print(json.dumps(job.uuid), flush=True)
-        engine = super()._engine_from_job(job)
-
-        def on_state(state: str, details: Any) -> None:
-            if state == "SUCCESS" and details.get("task_name") == self.after:
-                _die()
-
-        engine.atom_notifier.register(notifier.Notifier.ANY, on_state)
-        engine.compile()
-        for node, data in engine.compilation.execution_graph.nodes(data=True):
-            if data["kind"] == "task" and node.name == self.during:
-                node.execute = lambda *args, **kwargs: _die()
-        return engine
+        return super()._engine_from_job(job)
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def child_main() -> None:
-    """Entry of the child process: one conductor, killed at the point it was given."""
-    name, board_conf, backend_conf, after, during, timeout = json.loads(sys.argv[1])
+def _main() -> None:
+    """The child (``python -m pytest_flowfault.conductor``): one conductor that claims one
+    job and is SIGKILLed at the kill point it was given."""
+    name, board_conf, backend_conf, crash_text, timeout = json.loads(sys.argv[1])
     persistence = persistence_backends.fetch(backend_conf)
     board = connect_board(name, board_conf, persistence)
-    conductor = _DyingConductor(name, board, persistence=persistence, after=after, during=during)
-    with OneJob(conductor, timeout):
-        conductor.run()
-    board.close()
+    session = dying_session(crash_text)
+    conductor = _AnnouncingConductor(
+        name, board, persistence=persistence, session=session, crashes=FaultPlan()
+    )
+    try:
+        with OneJob(conductor, timeout):
+            conductor.run()
+    finally:
+        board.close()
+        session.close()
+    report_survival(session)
+
+
+if __name__ == "__main__":
+    _main()

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from pytest_flowfault.session import Session
 from pytest_flowfault.explore import SweepReport, sweep
 from pytest_flowfault.errors import UnmatchedFault
-from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
+from pytest_flowfault.plan import (
+    ExceptionSpec,
+    Fault,
+    FaultPlan,
+    crash_point,
+    unmatched_message,
+)
 from pytest_flowfault.record import FlowRun, not_injected_message
 
 if TYPE_CHECKING:
@@ -119,13 +125,8 @@ class FlowFault:
         ``during``'s execute. The run ends CRASHED, its storage as a SIGKILL leaves it;
         :meth:`resume` continues it. Runs the code under test starts raise ``FlowCrash``.
         """
-        if (after is None) == (during is None):
-            raise TypeError("flowfault.crash() takes exactly one of after= or during=")
-        origin = _caller("flowfault.crash()")
-        if after is not None:
-            return self._add(Fault.crash_after(after), origin)
-        assert during is not None
-        return self._add(Fault.crash_during(during), origin)
+        crash = crash_point(after, during, "flowfault.crash()", keywords=("after", "during"))
+        return self._add(crash, _caller("flowfault.crash()"))
 
     def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
         """Continue a CRASHED (or suspended) run from its persistence backend.
@@ -149,14 +150,14 @@ class FlowFault:
         after (or during) a task; return the CRASHED run, rebuilt from its backend, which
         :meth:`resume` continues in this process.
         """
+        __tracebackhide__ = True
         from pytest_flowfault.persist import backend_conf
         from pytest_flowfault.process import run_in_subprocess
 
         return run_in_subprocess(
             factory,
             backend_conf(backend, self._session.directory),
-            crash_after=crash_after,
-            crash_during=crash_during,
+            crash_point(crash_after, crash_during, "run_in_subprocess()"),
             store=store,
         )
 

@@ -30,12 +30,11 @@ from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.session import Session
 from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
-from pytest_flowfault.plan import Fault, FaultPlan, unmatched_message
+from pytest_flowfault.plan import FaultPlan, crash_point, unmatched_message
 from pytest_flowfault.process import (
     check_shareable,
     crashed_run_from_storage,
     import_factory,
-    kill_point,
     run_child,
 )
 from pytest_flowfault.record import FlowRun
@@ -241,7 +240,11 @@ class JobBoard:
         and the next conductor takes the job over. The fixture's faults apply to every
         conductor. Raises ``TimeoutError`` if no job could be claimed in ``timeout``.
         """
-        crashes = _crash_plan(crash_after, crash_during, "run_conductor()")
+        crashes = (
+            FaultPlan(crash_point(crash_after, crash_during, "run_conductor()"))
+            if crash_after is not None or crash_during is not None
+            else FaultPlan()
+        )
         check_engine_name(engine)
         _check_timeout(timeout, "run_conductor()")
         name = self._next_name()
@@ -294,26 +297,21 @@ class JobBoard:
         """
         check_shareable(self._backend_conf)
         _check_timeout(timeout, "run_conductor_in_subprocess()")
-        if _crash_plan(crash_after, crash_during, "run_conductor_in_subprocess()") == FaultPlan():
-            raise TypeError(
-                "run_conductor_in_subprocess() takes crash_after= or crash_during=: the child "
-                "exists to die; use run_conductor() for one that lives"
-            )
+        crash = crash_point(crash_after, crash_during, "run_conductor_in_subprocess()")
         name = self._next_name()
         arguments = [
             name,
             self.server.jobboard_conf(namespace=_NAMESPACE),
             self._backend_conf,
-            crash_after,
-            crash_during,
+            repr(crash),
             timeout,
         ]
         output = run_child(
-            "from pytest_flowfault.conductor import child_main; child_main()",
+            "pytest_flowfault.conductor",
             arguments,
             timeout=timeout + 30,
             what=f"the conductor {name}",
-            point=kill_point(crash_after, crash_during),
+            crash=crash,
         )
         job = self._job(self._find_posting(json.loads(output.splitlines()[0])))
         if self.expire_dead_claims:
@@ -372,13 +370,3 @@ def _check_timeout(timeout: object, api: str) -> None:
             f"{api}: timeout={timeout!r}; give the seconds to wait for a job to claim, a "
             f"number > 0"
         )
-
-
-def _crash_plan(after: str | None, during: str | None, api: str) -> FaultPlan:
-    if after is not None and during is not None:
-        raise TypeError(f"{api} takes at most one of crash_after= or crash_during=")
-    if after is not None:
-        return FaultPlan(Fault.crash_after(after))
-    if during is not None:
-        return FaultPlan(Fault.crash_during(during))
-    return FaultPlan()

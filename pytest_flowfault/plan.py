@@ -363,6 +363,22 @@ def unmatched_message(
     return "\n".join(lines) + f"\natoms seen: {seen}"
 
 
+def crash_point(
+    after: str | None,
+    during: str | None,
+    api: str,
+    *,
+    keywords: tuple[str, str] = ("crash_after", "crash_during"),
+) -> Fault:
+    """The one crash fault ``after``/``during`` ask for; ``api`` (and the names of its two
+    keywords) say who asked, for the error when both or neither is given."""
+    if during is None and after is not None:
+        return Fault.crash_after(after)
+    if after is None and during is not None:
+        return Fault.crash_during(during)
+    raise TypeError(f"{api} takes exactly one of {keywords[0]}= or {keywords[1]}=")
+
+
 def _check_target(target: object) -> None:
     if not isinstance(target, str):
         raise InvalidFaultPlan(

@@ -3,6 +3,11 @@
 The in-process crash (``FlowCrash``) leaves storage as a SIGKILL would, but the process
 lives on: threads, open connections and caches survive. A child that really dies proves
 the flow resumes from nothing but what its backend committed.
+
+The child is this module run with ``python -m``. Its kill point crosses the process
+boundary as the ``repr`` of one crash :class:`~pytest_flowfault.plan.Fault`, read back by
+the plan grammar (never evaluated) and fired by the same injector as in process, with the
+same target rules: it dies where the in-process crash would raise ``FlowCrash``.
 """
 
 from __future__ import annotations
@@ -13,73 +18,47 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_flowfault.engine import load_engine, run_to_end, task_names
+from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
-from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.plan import Fault, FaultPlan, unmatched_message
 from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, ResumePoint
-
-# Runs in the child. It prints the flow detail's uuid, then SIGKILLs itself at the point.
-_CHILD = textwrap.dedent(
-    """
-    import importlib, json, os, signal, sys, warnings
-    warnings.simplefilter("ignore")
-    from taskflow import engines
-    from taskflow.persistence import backends
-    from taskflow.types import notifier
-
-    factory, conf, store, after, during = json.loads(sys.argv[1])
-    module, _, name = factory.partition(":")
-    flow = getattr(importlib.import_module(module), name)()
-    backend = backends.fetch(conf)
-    engine = engines.load(flow, store=store, backend=backend)
-    engine.compile()
-    print(json.dumps(engine.storage.flow_uuid), flush=True)
-
-    def die():
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    def on_state(state, details):
-        if state == "SUCCESS" and details.get("task_name") == after:
-            die()
-
-    engine.atom_notifier.register(notifier.Notifier.ANY, on_state)
-    for node, data in engine.compilation.execution_graph.nodes(data=True):
-        if data["kind"] == "task" and node.name == during:
-            node.execute = lambda *args, **kwargs: die()
-    engine.run()
-    """
-)
+from pytest_flowfault.replay import parse_plan
+from pytest_flowfault.session import Session
 
 
 def run_in_subprocess(
     factory: str,
     conf: dict[str, Any],
+    crash: Fault,
     *,
-    crash_after: str | None = None,
-    crash_during: str | None = None,
     store: dict[str, Any] | None = None,
     timeout: float = 120.0,
 ) -> FlowRun:
-    """Run ``factory()`` (``"pkg.module:function"``) in a child process killed at the point.
+    """Run ``factory()`` (``"pkg.module:function"``) in a child process killed at ``crash``.
 
     ``conf`` is a TaskFlow backend conf both processes reach (SQLite file, dir, a database
     URL); the returned CRASHED run is rebuilt from what the backend holds, and resumes here.
+    Raises :class:`UnmatchedFault` (with the closest task name) if ``crash`` names no task.
     """
+    __tracebackhide__ = True
     check_shareable(conf)
-    if (crash_after is None) == (crash_during is None):
-        raise TypeError("run_in_subprocess() takes exactly one of crash_after= or crash_during=")
     _, make_flow = import_factory(factory)
+    atoms = {name: "task" for name in task_names(make_flow())}
+    problem = unmatched_message(FaultPlan(crash), atoms, lambda _: "run_in_subprocess()")
+    if problem is not None:
+        raise UnmatchedFault(problem)
     backend = open_backend(conf, Path.cwd)  # tables exist before the child starts
     output = run_child(
-        _CHILD,
-        [factory, conf, store or {}, crash_after, crash_during],
+        "pytest_flowfault.process",
+        [factory, conf, store or {}, repr(crash)],
         timeout=timeout,
         what=f"the child process running {factory}",
-        point=kill_point(crash_after, crash_during),
+        crash=crash,
     )
     flow_uuid = json.loads(output.splitlines()[0])
     return crashed_run_from_storage(make_flow(), backend, reload_flow_detail(backend, flow_uuid))
@@ -126,28 +105,46 @@ def import_factory(factory: str | Callable[..., Any]) -> tuple[str, Callable[...
     return path, factory
 
 
-def kill_point(after: str | None, during: str | None) -> str:
-    """How a kill point reads in messages: ``crash_after='attach'``."""
-    return f"crash_after={after!r}" if after is not None else f"crash_during={during!r}"
+def run_child(module: str, arguments: object, *, timeout: float, what: str, crash: Fault) -> str:
+    """Run ``python -m module`` (``sys.argv[1]``: ``arguments`` as JSON), which must die at
+    ``crash``; return what it printed, or say why it did not die.
 
-
-def run_child(code: str, arguments: object, *, timeout: float, what: str, point: str) -> str:
-    """Run ``code`` in a child Python (``sys.argv[1]``: ``arguments`` as JSON) that must
-    SIGKILL itself; return what it printed, or say why it did not die."""
+    A child that lived prints the atoms it saw last: a ``crash`` that named none of them is
+    an :class:`UnmatchedFault` with the closest name, as in process.
+    """
+    __tracebackhide__ = True
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
     child = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(arguments)],
+        [sys.executable, "-m", module, json.dumps(arguments)],
         capture_output=True,
         text=True,
         env=environment,
         timeout=timeout,
     )
-    if child.returncode != -signal.SIGKILL:
-        raise RuntimeError(
-            f"{what} was not killed at {point}: it exited with {child.returncode} (does the "
-            f"flow have that task, and does it get there?)\n{child.stderr.strip()}"
-        )
-    return child.stdout
+    if child.returncode == -signal.SIGKILL:
+        return child.stdout
+    lines = child.stdout.strip().splitlines()
+    seen = json.loads(lines[-1]).get("atoms_seen") if lines and lines[-1].startswith("{") else None
+    if child.returncode == 0 and seen is not None:
+        problem = unmatched_message(FaultPlan(crash), seen, lambda _: what)
+        if problem is not None:
+            raise UnmatchedFault(problem)
+    raise RuntimeError(
+        f"{what} was not killed at {crash!r}: it exited with {child.returncode} (does the "
+        f"flow get there?)\n{child.stderr.strip()}"
+    )
+
+
+def dying_session(crash_text: str) -> Session:
+    """In a child: a session whose one crash fault SIGKILLs the process where it fires."""
+    session = Session(parse_plan(crash_text, origin="the parent process's kill point"))
+    session.on_injected = lambda *fired: os.kill(os.getpid(), signal.SIGKILL)
+    return session
+
+
+def report_survival(session: Session) -> None:
+    """In a child that was not killed: say which atoms it saw, for the parent's message."""
+    print(json.dumps({"atoms_seen": session.atoms_seen}), flush=True)
 
 
 def crashed_run_from_storage(flow: Any, backend: Any, detail: Any) -> FlowRun:
@@ -181,3 +178,24 @@ def crashed_run_from_storage(flow: Any, backend: Any, detail: Any) -> FlowRun:
         resume_point=ResumePoint(flow, detail, backend, "serial"),
         atom_results=results,
     )
+
+
+def _main() -> None:
+    """The child: run the factory's flow on the backend until the kill point kills it."""
+    from taskflow.persistence import backends
+
+    factory, conf, store, crash_text = json.loads(sys.argv[1])
+    session = dying_session(crash_text)
+    _, make_flow = import_factory(factory)
+    engine = load_engine(make_flow(), store=store, backend=backends.fetch(conf))
+    engine.compile()
+    print(json.dumps(engine.storage.flow_uuid), flush=True)
+    try:
+        run_to_end(engine, session)
+    finally:
+        session.close()
+    report_survival(session)
+
+
+if __name__ == "__main__":
+    _main()

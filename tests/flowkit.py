@@ -122,3 +122,22 @@ def napping_steps() -> Any:
     return linear_flow.Flow("napping").add(
         Step("s0", STEPS_LOG), Nap("nap", STEPS_LOG), Step("s2", STEPS_LOG)
     )
+
+
+def create_volume() -> str:
+    return "vol-1"
+
+
+def create_instance() -> str:
+    return "inst-1"
+
+
+def functor_steps() -> Any:
+    """A factory of FunctorTasks, whose names are their functions' dotted paths
+    (``flowkit.create_volume``): a target may name them by the last component."""
+    from taskflow.patterns import linear_flow
+
+    return linear_flow.Flow("functors").add(
+        task.FunctorTask(create_volume, provides="volume"),
+        task.FunctorTask(create_instance, provides="instance"),
+    )

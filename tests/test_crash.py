@@ -306,6 +306,21 @@ class TestRealProcessDeath:
         boot.syspathinsert(Path(__file__).parent)
         boot.runpytest().assert_outcomes(passed=1)
 
+    def test_functor_tasks_are_killed_by_their_short_name(self, boot: pytest.Pytester) -> None:
+        """FunctorTask names are dotted paths: the child matches as the in-process crash does."""
+        boot.makepyfile(
+            """
+            def test_sigkill(flowfault):
+                crashed = flowfault.run_in_subprocess("flowkit:functor_steps",
+                                                      crash_after="create_volume")
+                assert ["flowkit.create_volume"] == sorted(crashed.atom_results)
+                resumed = flowfault.resume(crashed)
+                assert ("flowkit.create_instance",) == resumed.execution_order()
+            """
+        )
+        boot.syspathinsert(Path(__file__).parent)
+        boot.runpytest().assert_outcomes(passed=1)
+
     def test_sigkill_during_a_step(self, boot: pytest.Pytester) -> None:
         """Killed inside s2's execute: s2 is RUNNING in storage and runs again here."""
         boot.makepyfile(
@@ -326,8 +341,15 @@ class TestRealProcessDeath:
         [
             ("'flowkit.five_steps', crash_after='s1'", "factory='flowkit.five_steps': write "
              "'package.module:function'*"),
-            ("'flowkit:five_steps', crash_after='s9'", "the child process running "
-             "flowkit:five_steps was not killed at crash_after='s9': it exited with 0*"),
+            ("'flowkit:five_steps', crash_after='s9'", "*UnmatchedFault: "
+             "Fault.crash_after('s9') (from run_in_subprocess()) targets 's9', which names no "
+             "atom of any flow run"),
+            ("'flowkit:functor_steps', crash_during='create_volum'", "*UnmatchedFault: "
+             "Fault.crash_during('create_volum') (from run_in_subprocess()) targets "
+             "'create_volum', which names no atom of any flow run; did you mean "
+             "'flowkit.create_volume'?"),
+            ("'flowkit:five_steps', crash_after='s1', crash_during='s2'", "*TypeError: "
+             "run_in_subprocess() takes exactly one of crash_after= or crash_during="),
             ("'flowkit:five_steps', crash_after='s1', backend='memory'", "a child process "
              "cannot share a memory backend: use 'sqlite' or 'dir'"),
         ],

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowkit import HOLDING, RELEASE, STEPS_LOG, held_steps, logged_steps, napping_steps
+from flowkit import (
+    HOLDING,
+    RELEASE,
+    STEPS_LOG,
+    functor_steps,
+    held_steps,
+    logged_steps,
+    napping_steps,
+)
 
 from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
 from pytest_flowfault.redis_server import RedisServerError, bundled_redis_server, find_redis_server
@@ -318,11 +326,26 @@ class TestRealProcessDeath:
         job.assert_executed_once()
         job.assert_no_lost_results()
 
-    def test_child_that_does_not_reach_the_point(self, board: JobBoard) -> None:
+    def test_a_point_the_child_never_met_names_the_closest_task(self, board: JobBoard) -> None:
         board.post(logged_steps)
-        with pytest.raises(RuntimeError, match=r"the conductor flowfault-conductor-1 was not "
-                           r"killed at crash_after='s9': it exited with 0"):
+        with pytest.raises(UnmatchedFault) as failed:
             board.run_conductor_in_subprocess(crash_after="s9")
+        assert (
+            "Fault.crash_after('s9') (from the conductor flowfault-conductor-1) targets 's9', "
+            "which names no atom of any flow run\natoms seen: s0, s1, s2, s3, s4"
+        ) == str(failed.value)
+
+    def test_functor_tasks_are_killed_by_their_short_name(self, board: JobBoard) -> None:
+        """FunctorTasks are named flowkit.create_volume: the child matches targets as the
+        in-process crash does (the last dotted component, patterns)."""
+        job = board.post(functor_steps)
+        killed = board.run_conductor_in_subprocess(crash_after="create_volume")
+        assert killed.run is not None
+        assert ["flowkit.create_volume"] == sorted(killed.run.atom_results)
+        resumed = board.run_conductor().run
+        assert resumed is not None
+        assert ("flowkit.create_instance",) == resumed.execution_order()
+        job.assert_completed_once()
 
 
 class TestBadInput:
@@ -376,9 +399,10 @@ class TestBadInput:
         assert () == board.jobs
 
     def test_one_kill_point_at_a_time(self, board: JobBoard) -> None:
-        with pytest.raises(TypeError, match=r"run_conductor\(\) takes at most one of "):
+        with pytest.raises(TypeError, match=r"run_conductor\(\) takes exactly one of "):
             board.run_conductor(crash_after="s1", crash_during="s2")
-        with pytest.raises(TypeError, match=r"the child exists to die; use run_conductor"):
+        with pytest.raises(TypeError, match=r"^run_conductor_in_subprocess\(\) takes exactly "
+                           r"one of crash_after= or crash_during=$"):
             board.run_conductor_in_subprocess()
 
     def test_subprocess_needs_a_shared_backend(
