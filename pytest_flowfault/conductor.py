@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pytest_flowfault.engine import Session, drive
 from pytest_flowfault.plan import FaultPlan
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.run import FlowRun
 
 from taskflow.conductors.backends import impl_blocking
 from taskflow.jobs import backends as job_backends

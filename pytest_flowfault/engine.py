@@ -29,11 +29,11 @@ from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import Action, Fault, FaultPlan, closest_name, unmatched_message
 from pytest_flowfault.persist import open_backend, reload_flow_detail
-from pytest_flowfault.record import (
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.run import (
     AtomInfo,
     FlowRun,
     NotInjected,
-    Recorder,
     ResumePoint,
     RunInfo,
     not_injected_message,

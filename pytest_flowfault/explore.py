@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.run import FlowRun
 
 KINDS = ("transient", "permanent", "revert", "crash")
 Check = Callable[[FlowRun], object]

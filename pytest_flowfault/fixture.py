@@ -11,7 +11,7 @@ from pytest_flowfault.engine import Session, sweep
 from pytest_flowfault.explore import SweepReport
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.plan import ExceptionSpec, Fault, FaultPlan, unmatched_message
-from pytest_flowfault.record import FlowRun, not_injected_message
+from pytest_flowfault.run import FlowRun, not_injected_message
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard import JobBoard

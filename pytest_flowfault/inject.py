@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
-from pytest_flowfault.record import Recorder
+from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.vtime import VirtualClock, in_atom
 
 #: Called for every fault that fires: (fault, atom name, action, attempt).

@@ -25,7 +25,7 @@ from pytest_flowfault.settings import Settings, read_settings
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.plan import Fault, FaultPlan
-    from pytest_flowfault.record import FlowRun
+    from pytest_flowfault.run import FlowRun
     from pytest_flowfault.redis_server import RedisServer
     from pytest_flowfault.report import Record
 

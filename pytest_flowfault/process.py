@@ -20,7 +20,8 @@ from typing import Any
 
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import FaultPlan
-from pytest_flowfault.record import AtomInfo, FlowRun, Recorder, ResumePoint
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.run import AtomInfo, FlowRun, ResumePoint
 
 # Runs in the child. It prints the flow detail's uuid, then SIGKILLs itself at the point.
 _CHILD = textwrap.dedent(

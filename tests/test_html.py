@@ -70,13 +70,14 @@ def event(seq: int, name: str, kind: str, what: str, **details: Any) -> dict[str
 
 
 def run(flow: str, atoms: list[str], events: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-    """A run record: a successful linear flow of ``atoms`` unless ``fields`` say otherwise."""
+    """A run record: a successful linear flow of ``atoms`` unless ``fields`` say otherwise
+    (``calls`` pairs call events by ``seq``, as run_record() stores them)."""
     return {
         "flow": flow, "engine": "serial", "state": "SUCCESS", "error": None,
         "faults_injected": 0, "compensated": None, "compensation_problems": [],
         "atoms": [{"name": name, "kind": "task", "has_revert": True} for name in atoms],
         "dependencies": [list(pair) for pair in zip(atoms, atoms[1:])], "events": events,
-        **fields,
+        "calls": [], **fields,
     }
 
 
@@ -235,7 +236,8 @@ class TestRender:
             event(2, "ghost", "execute", "start", attempt=1),
             event(3, "ghost", "execute", "ok", attempt=1),
         ]
-        page = render(single_test_report(run("f", ["a"], events, state="RUNNING")))
+        calls = [[2, 3], [1, None]]
+        page = render(single_test_report(run("f", ["a"], events, state="RUNNING", calls=calls)))
         (timeline,) = svgs(page, "timeline")
         assert ["a", "ghost"] == [lane.get("data-atom") for lane in elements(timeline, "g", "lane")]
         assert [["call", "exec-ok"], ["call", "open"]] == [
@@ -249,7 +251,9 @@ class TestRender:
             event(2, "a", "revert", "raised", attempt=1, error="TypeError('bug')"),
             event(3, "r", "decision", "REVERT"),
         ]
-        page = render(single_test_report(run("f", ["a", "r"], events, state="FAILURE")))
+        page = render(
+            single_test_report(run("f", ["a", "r"], events, state="FAILURE", calls=[[1, 2]]))
+        )
         (timeline,) = svgs(page, "timeline")
         (failed,) = elements(timeline, "g", "rev-err")
         (decision,) = elements(timeline, "g", "decision")
@@ -264,7 +268,8 @@ class TestRender:
             event(0, "a", "execute", "start", attempt=1),
             event(1, "a", "execute", "ok", attempt=1),
         ]
-        page = render(single_test_report(*[run("f", ["a"], events) for _ in range(5)]))
+        runs = [run("f", ["a"], events, calls=[[0, 1]]) for _ in range(5)]
+        page = render(single_test_report(*runs))
         assert 5 == len(svgs(page, "timeline"))
         assert 1 == page.count("<summary>2 more runs (SUCCESS 2)</summary>")
 
