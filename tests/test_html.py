@@ -14,9 +14,12 @@ from taskflow import retry
 from taskflow.patterns import graph_flow, linear_flow
 
 from flowkit import Boom, Log, NoRevertStep, Step
-from pytest_flowfault import Fault, FaultPlan, run_flow
+from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
+from pytest_flowfault.engine import Session
 from pytest_flowfault.html import render, write_html
+from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.report import document, record_of_test
+from pytest_flowfault.run import AtomInfo
 
 HOSTILE = "<script>alert('x')</script>"
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "wbr"}
@@ -272,6 +275,63 @@ class TestRender:
         page = render(single_test_report(*runs))
         assert 5 == len(svgs(page, "timeline"))
         assert 1 == page.count("<summary>2 more runs (SUCCESS 2)</summary>")
+
+
+def page_of(run: FlowRun) -> str:
+    """The page of one test with one real run."""
+    record = record_of_test(nodeid="t.py::test", outcome="passed", seed=0, faults=[],
+                            matched_faults=[], runs=[run])
+    return render(document([record], seed=0, command_line_faults=[]))
+
+
+def leaking_run() -> FlowRun:
+    """A REVERTED run in which 'make' completed and was never reverted, as the recorder
+    records it when a task's revert is skipped."""
+    recorder = Recorder()
+    for kind, name, what, attempt in [
+        ("flow", "f", "RUNNING", None), ("execute", "make", "start", 1),
+        ("execute", "make", "ok", 1), ("task", "make", "SUCCESS", None),
+        ("execute", "boom", "start", 1), ("execute", "boom", "raised", 1),
+        ("task", "boom", "FAILURE", None), ("revert", "boom", "start", 1),
+        ("revert", "boom", "ok", 1), ("task", "boom", "REVERTED", None),
+        ("flow", "f", "REVERTED", None),
+    ]:
+        recorder.add(kind, name, what, attempt=attempt)
+    return recorder.finish(
+        flow_name="f", engine="serial", state="REVERTED", error=ValueError("boom"), results={},
+        plan=FaultPlan(), atoms=(AtomInfo("make", "task", True), AtomInfo("boom", "task", True)),
+        dependencies=(("make", "boom"),),
+    )
+
+
+class TestNotUndone:
+    def test_a_crashed_run_marks_no_atom_not_undone(self, tmp_path: Path) -> None:
+        """A crashed run is to be resumed, not undone: its completed tasks are no leak."""
+        session = Session(FaultPlan(Fault.crash_after("b")))
+        session.directory = lambda: tmp_path
+        crashed = session.run(
+            linear_flow.Flow("f").add(Step("a", Log(), provides="a"), Step("b", Log())),
+            backend="memory",
+        )
+        page = page_of(crashed)
+        assert ("CRASHED", 0, 1) == (
+            crashed.state, page.count("NOT UNDONE"), page.count("compensated n/a")
+        )
+
+    def test_a_reverted_run_that_leaked_marks_the_task(self) -> None:
+        """The task that completed and was never reverted is marked, with a red box."""
+        page = page_of(leaking_run())
+        (graph,) = svgs(page, "graph")
+        svg = "{http://www.w3.org/2000/svg}"
+        marked = {
+            str(box.findtext(f"{svg}title")): str(box.find(f"{svg}rect").get("stroke"))
+            for box in elements(graph, "g", "atom")
+        }
+        assert {
+            "make (task): SUCCESS · ×1 exec · ×0 revert · NOT UNDONE": "#cf222e",
+            "boom (task): REVERTED · ×1 exec · ×1 revert": "#0969da",
+        } == marked
+        assert 'compensated <span class="leak">no</span>' in page
 
 
 class TestWriteHtml:
