@@ -10,15 +10,12 @@ from typing import Any
 
 import amphora
 import pytest
-import tenacity
 from amphora import (
     CONF,
     AmpConnectionRetry,
     Cloud,
     ComputeBuildException,
-    ComputeDelete,
     ComputeWaitTimeoutException,
-    DeletePort,
     create_load_balancer_flow,
     delete_amphora_flow,
 )

@@ -27,21 +27,21 @@ if TYPE_CHECKING:
     from pytest_flowfault.jobboard import JobBoard as JobBoard
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
-    from pytest_flowfault.record import AtomInfo as AtomInfo
-    from pytest_flowfault.record import Event as Event
-    from pytest_flowfault.record import FlowRun as FlowRun
+    from pytest_flowfault.run import AtomInfo as AtomInfo
+    from pytest_flowfault.run import Event as Event
+    from pytest_flowfault.run import FlowRun as FlowRun
     from pytest_flowfault.redis_server import RedisServer as RedisServer
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AtomInfo": "pytest_flowfault.record",
+    "AtomInfo": "pytest_flowfault.run",
     "ConductorRun": "pytest_flowfault.jobboard",
-    "Event": "pytest_flowfault.record",
+    "Event": "pytest_flowfault.run",
     "Fault": "pytest_flowfault.plan",
     "FaultPlan": "pytest_flowfault.plan",
     "FlowFault": "pytest_flowfault.fixture",
-    "FlowRun": "pytest_flowfault.record",
+    "FlowRun": "pytest_flowfault.run",
     "FlowCrash": "pytest_flowfault.errors",
     "InjectedFault": "pytest_flowfault.errors",
     "MissingExtra": "pytest_flowfault.errors",

@@ -1,22 +1,105 @@
-"""The checks behind ``FlowRun.assert_*``: pure functions from a run to a problem or None.
+"""The checks behind ``FlowRun.assert_*``: pure functions from a run to a problem or None,
+and :func:`verdict_of`, a run's verdict and each atom's, which ``FlowRun.verdict`` stores.
 
 Each check returns the whole failure message (with the run's timeline), so assertions
 read well under ``--assert=plain`` too.
+
+Imports run one way: :mod:`pytest_flowfault.run` calls these functions; they read the run
+only through ``FlowRun``'s public queries and import it for annotations alone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, NoReturn
+
+from pytest_flowfault.errors import UnknownAtom, describe_error
 
 if TYPE_CHECKING:
-    from pytest_flowfault.record import Event, FlowRun
+    from pytest_flowfault.run import Event, FlowRun
 
 _SUCCESS = ("ok", "returned")
+#: End states after which nothing is due to be undone (a crashed run is resumed, not undone).
+NOTHING_TO_UNDO = ("SUCCESS", "CRASHED", "SUSPENDED")
+
+#: What became of one atom (see :class:`AtomVerdict`).
+AtomOutcome = Literal["never ran", "executed", "failed", "reverted",
+                      "reverted without running", "revert failed", "not undone"]
 
 #: Answers "is this error an instance of that type?" (truthy when it is).
 _TypeCheck = Callable[[type[BaseException]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class AtomVerdict:
+    """What became of one atom of a run. ``state`` is the last state the engine gave it (None if it gave none); ``attempts`` and
+    ``reverts`` count its calls. ``verdict``: ``never ran``, ``executed`` (its last
+    successful execute stands; nothing was due to undo it), ``failed`` (no execute succeeded,
+    nothing reverted it), ``reverted`` (a successful revert followed its attempts),
+    ``reverted without running``, ``revert failed`` (REVERT_FAILURE), or ``not undone``: a
+    task that completed in a run due to be compensated and was never reverted afterwards.
+    """
+
+    name: str
+    state: str | None
+    attempts: int
+    reverts: int
+    verdict: AtomOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class RunVerdict:
+    """A run's verdict, as :func:`verdict_of` computes it once and ``FlowRun.verdict`` keeps it.
+
+    ``compensated`` is None when nothing was due to be undone (the run succeeded, crashed or
+    was suspended), else whether every completed task was undone. ``problems`` and
+    ``strict_problems`` are what ``assert_compensated()`` and ``assert_compensated(strict=True)``
+    list (empty for a run that succeeded).
+    """
+
+    compensated: bool | None
+    problems: tuple[str, ...]
+    strict_problems: tuple[str, ...]
+    atoms: tuple[AtomVerdict, ...]
+
+    def atom(self, name: str) -> AtomVerdict:
+        """The verdict on the atom called exactly ``name``."""
+        for atom in self.atoms:
+            if atom.name == name:
+                return atom
+        raise UnknownAtom(f"no verdict on an atom called {name!r}")
+
+
+def verdict_of(run: FlowRun) -> RunVerdict:
+    """Judge a run: what ``FlowRun.verdict`` stores (use that; it computes this once)."""
+    problems, strict = ([], []) if run.succeeded else _compensation_problems(run)
+    to_undo = run.state not in NOTHING_TO_UNDO
+    final = {e.name: e.what for e in run.events if e.kind in ("task", "retry")}
+    atoms = tuple(
+        AtomVerdict(
+            atom.name, final.get(atom.name), run.attempts(atom.name), run.reverts(atom.name),
+            _atom_outcome(run, atom.name, final.get(atom.name), to_undo and atom.kind == "task"),
+        )
+        for atom in run.atoms
+    )
+    return RunVerdict(not problems if to_undo else None, tuple(problems), tuple(strict), atoms)
+
+
+def _atom_outcome(run: FlowRun, name: str, state: str | None, due: bool) -> AtomOutcome:
+    if state == "REVERT_FAILURE":
+        return "revert failed"
+    attempted = bool(run.call_spans(name, "execute"))
+    executed = _last_success(run, name, "execute")
+    reverted = _first_success(run, name, "revert", after=executed[1].seq if executed else -1)
+    if not attempted:
+        return "reverted without running" if reverted else "never ran"
+    if reverted:
+        return "reverted"
+    if executed:
+        return "not undone" if due else "executed"
+    return "failed"
 
 
 def fail_if(problem: str | None) -> None:
@@ -196,7 +279,14 @@ def check_compensated(run: FlowRun, *, strict: bool) -> str | None:
 
 
 def compensation_problems(run: FlowRun, *, strict: bool = False) -> list[str]:
-    """Why a run that did not succeed left work undone (empty when it was compensated)."""
+    """Why a run that did not succeed left work undone (empty when it was compensated,
+    and for a run that succeeded). Read from the run's stored verdict."""
+    verdict = run.verdict
+    return list(verdict.strict_problems if strict else verdict.problems)
+
+
+def _compensation_problems(run: FlowRun) -> tuple[list[str], list[str]]:
+    """(problems, strict problems), in one pass over the run."""
     failed_reverts = {
         event.name: event
         for event in run.events
@@ -206,6 +296,7 @@ def compensation_problems(run: FlowRun, *, strict: bool = False) -> list[str]:
         f"{name!r} failed to revert: {_error(event.error)}"
         for name, event in failed_reverts.items()
     ]
+    strict = list(problems)
     reverted: dict[str, tuple[Event, Event]] = {}
     for atom in run.atoms:
         if atom.kind != "task" or atom.name in failed_reverts:
@@ -215,50 +306,50 @@ def compensation_problems(run: FlowRun, *, strict: bool = False) -> list[str]:
             continue
         revert = _first_success(run, atom.name, "revert", after=executed[1].seq)
         if revert is None:
-            problems.append(
+            problem = (
                 f"{atom.name!r} completed (execute attempt {executed[1].attempt}) but was "
                 f"never reverted"
             )
+            problems.append(problem)
+            strict.append(problem)
             continue
         reverted[atom.name] = revert
-        if strict and not atom.has_revert:
-            problems.append(
+        if not atom.has_revert:
+            strict.append(
                 f"{atom.name!r} completed but has no revert of its own (TaskFlow's "
                 f"default revert does nothing), so whatever it created is left behind"
             )
     for producer, consumer in _reachable_pairs(run.dependencies):
         if producer in reverted and consumer in reverted:
             if reverted[producer][0].seq < reverted[consumer][1].seq:
-                problems.append(
+                problem = (
                     f"{producer!r} was reverted (from #{reverted[producer][0].seq}) before "
                     f"{consumer!r}, which runs after it, had finished reverting "
                     f"(#{reverted[consumer][1].seq})"
                 )
-    return problems
+                problems.append(problem)
+                strict.append(problem)
+    return problems, strict
 
 
 def _first_success(
-    run: FlowRun, name: str, action: str = "execute", after: int = -1
+    run: FlowRun, name: str, action: Literal["execute", "revert"] = "execute", after: int = -1
 ) -> tuple[Event, Event] | None:
     """The (start, end) events of the first successful call after sequence ``after``."""
-    for start, end in _calls(run, run.atom(name).name, action):
-        if end.what in _SUCCESS and end.seq > after:
+    for start, end in run.call_spans(name, action):
+        if end is not None and end.what in _SUCCESS and end.seq > after:
             return start, end
     return None
 
 
-def _last_success(run: FlowRun, name: str, action: str) -> tuple[Event, Event] | None:
-    successes = [call for call in _calls(run, name, action) if call[1].what in _SUCCESS]
+def _last_success(
+    run: FlowRun, name: str, action: Literal["execute", "revert"]
+) -> tuple[Event, Event] | None:
+    successes = [
+        (start, end) for start, end in run.call_spans(name, action)
+        if end is not None and end.what in _SUCCESS
+    ]
     return successes[-1] if successes else None
-
-
-def _calls(run: FlowRun, name: str, action: str) -> Iterator[tuple[Event, Event]]:
-    starts: dict[int | None, Event] = {}
-    for event in run.call_events(name, action):
-        if event.what == "start":
-            starts[event.attempt] = event
-        else:
-            yield starts.get(event.attempt, event), event
 
 
 def _reachable_pairs(edges: Sequence[tuple[str, str]]) -> Iterator[tuple[str, str]]:
@@ -298,8 +389,6 @@ def _outcome(run: FlowRun) -> str:
 
 
 def _error(error: BaseException | None) -> str:
-    from pytest_flowfault.record import describe_error
-
     return describe_error(error) if error is not None else "no error"
 
 

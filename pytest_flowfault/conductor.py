@@ -14,7 +14,7 @@ from pytest_flowfault.engine import drive
 from pytest_flowfault.session import Session
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.process import dying_session, report_survival
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.run import FlowRun
 
 from taskflow.conductors.backends import impl_blocking
 from taskflow.jobs import backends as job_backends

@@ -23,14 +23,8 @@ from pytest_flowfault import vtime
 from pytest_flowfault.errors import FlowCrash
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import FaultPlan
-from pytest_flowfault.record import (
-    AtomInfo,
-    FlowRun,
-    NotInjected,
-    Recorder,
-    ResumePoint,
-    RunInfo,
-)
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.run import AtomInfo, FlowRun, NotInjected, ResumePoint, RunInfo
 
 if TYPE_CHECKING:
     from pytest_flowfault.session import Session

@@ -1,4 +1,5 @@
-"""The exceptions pytest-flowfault raises, each subclassing the builtin it resembles."""
+"""The exceptions pytest-flowfault raises, each subclassing the builtin it resembles,
+and :func:`describe_error`, how every report spells an error. Imports nothing of the package."""
 
 from __future__ import annotations
 
@@ -57,3 +58,13 @@ class FlowCrash(BaseException):
 
 class MissingExtra(ImportError):
     """A feature needs packages that are not installed; the message names the extra."""
+
+
+def describe_error(error: BaseException) -> str:
+    """``repr`` of an error, or its text where the repr says nothing.
+
+    TaskFlow's ``WrappedFailure`` (several failures at once) has no args, so its repr is
+    an empty ``WrappedFailure()``; its text lists the failures.
+    """
+    text = str(error)
+    return repr(error) if error.args or not text else f"{type(error).__name__}({text!r})"

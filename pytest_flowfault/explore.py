@@ -26,7 +26,7 @@ from typing import Any
 from pytest_flowfault.catalog import SWEEP_KINDS
 from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
 
 Check = Callable[[FlowRun], object]

@@ -17,7 +17,7 @@ from pytest_flowfault.plan import (
     crash_point,
     unmatched_message,
 )
-from pytest_flowfault.record import FlowRun, not_injected_message
+from pytest_flowfault.run import FlowRun, not_injected_message
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard import JobBoard

@@ -12,7 +12,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_flowfault.plan import Action, Fault
-    from pytest_flowfault.record import FlowRun, RunInfo
+    from pytest_flowfault.run import FlowRun, RunInfo
 
 
 def pytest_flowfault_fault_injected(

@@ -21,7 +21,7 @@ from typing import Any
 
 from pytest_flowfault.errors import FlowCrash
 from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
-from pytest_flowfault.record import Recorder
+from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.vtime import VirtualClock, in_atom
 from taskflow.types.notifier import Notifier
 

@@ -37,7 +37,7 @@ from pytest_flowfault.process import (
     import_factory,
     run_child,
 )
-from pytest_flowfault.record import FlowRun
+from pytest_flowfault.run import FlowRun
 from pytest_flowfault.redis_server import RedisServer
 
 from taskflow import engines

@@ -25,7 +25,7 @@ from pytest_flowfault.writer import ReportWriter, junit_properties
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.plan import Fault, FaultPlan
-    from pytest_flowfault.record import FlowRun  # noqa: F401  (in a StashKey's string)
+    from pytest_flowfault.run import FlowRun  # noqa: F401  (in a StashKey's string)
     from pytest_flowfault.redis_server import RedisServer
     from pytest_flowfault.report import Record
 

@@ -18,12 +18,14 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                 "matched_faults": [repr, ...],
                 "runs": [{"flow", "engine", "state", "error", "faults_injected",
                           "compensated": true | false | null, "compensation_problems",
-                          "atoms": [{"name", "kind", "has_revert"}],
+                          "atoms": [{"name", "kind", "has_revert", "state", "attempts",
+                                     "reverts", "verdict"}],
                           "dependencies": [[before, after], ...], "recorder_errors",
                           "not_injected": [{"fault", "atom", "reason"}] (faults that
                               matched atoms they could never fire on),
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
                                       "attempt", "injected", "error", "seconds"}],
+                          "calls": [[start_seq, end_seq], ...],
                           "virtual_seconds_skipped"}]}]}
 
 The counterexamples file written next to the first report is described once, in
@@ -33,6 +35,15 @@ The counterexamples file written next to the first report is described once, in
 crashed or were suspended (they are to be resumed, not undone). ``at`` is seconds since
 the run began; an event's ``attempt`` counts calls of that atom's ``execute`` or ``revert``
 separately.
+
+Each atom carries its verdict, computed once by the checks (``FlowRun.verdict``): ``state``
+is the last state the engine gave it (null if none), ``attempts`` and ``reverts`` count its
+``execute`` and ``revert`` calls, and ``verdict`` is one of ``never ran``, ``executed``,
+``failed``, ``reverted``, ``reverted without running``, ``revert failed`` or ``not undone``
+(a task that completed in a run that was to be compensated and was never reverted; never
+in a run whose ``compensated`` is null). ``calls`` pairs each ``execute``/``revert`` call's
+start and end events by their ``seq``, in the order the calls ended; a call that never
+ended has ``end_seq`` null and comes last.
 """
 
 from __future__ import annotations
@@ -41,24 +52,75 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-from pytest_flowfault.assertions import compensation_problems
-from pytest_flowfault.record import FlowRun, describe_error
+from pytest_flowfault.errors import describe_error
+from pytest_flowfault.run import Event, FlowRun
 
 SCHEMA = "pytest-flowfault-report"
 VERSION = 1
 
+#: A record as it travels (a test, the summary, the document): builtins only.
 Record = dict[str, Any]
 
-#: End states after which nothing is due to be undone.
-_NOTHING_TO_UNDO = ("SUCCESS", "CRASHED", "SUSPENDED")
+
+class AtomRecord(TypedDict):
+    """An entry of a run's ``atoms``: the atom and its verdict."""
+
+    name: str
+    kind: str
+    has_revert: bool | None
+    state: str | None
+    attempts: int
+    reverts: int
+    verdict: str
 
 
-def run_record(run: FlowRun) -> Record:
-    """One run as builtins."""
-    to_undo = run.state not in _NOTHING_TO_UNDO
-    problems = compensation_problems(run) if to_undo else []
+class EventRecord(TypedDict):
+    """An entry of a run's ``events``."""
+
+    seq: int
+    at: float
+    kind: str
+    name: str
+    what: str
+    old_state: str | None
+    attempt: int | None
+    injected: bool
+    error: str | None
+    seconds: float | None
+
+
+class NotInjectedRecord(TypedDict):
+    """An entry of a run's ``not_injected``."""
+
+    fault: str
+    atom: str
+    reason: str
+
+
+class RunRecord(TypedDict):
+    """One run, as :func:`run_record` makes it (the module docstring has the schema)."""
+
+    flow: str
+    engine: str
+    state: str
+    error: str | None
+    faults_injected: int
+    virtual_seconds_skipped: float
+    compensated: bool | None
+    compensation_problems: list[str]
+    atoms: list[AtomRecord]
+    dependencies: list[list[str]]
+    recorder_errors: list[str]
+    not_injected: list[NotInjectedRecord]
+    events: list[EventRecord]
+    calls: list[list[int | None]]
+
+
+def run_record(run: FlowRun) -> RunRecord:
+    """One run as builtins, its verdicts as ``run.verdict`` holds them."""
+    verdict = run.verdict
     return {
         "flow": run.flow_name,
         "engine": run.engine,
@@ -66,11 +128,15 @@ def run_record(run: FlowRun) -> Record:
         "error": describe_error(run.error) if run.error is not None else None,
         "faults_injected": sum(event.is_injected_fault for event in run.events),
         "virtual_seconds_skipped": run.slept,
-        "compensated": not problems if to_undo else None,
-        "compensation_problems": problems,
+        "compensated": verdict.compensated,
+        "compensation_problems": list(verdict.problems) if verdict.compensated is False else [],
         "atoms": [
-            {"name": atom.name, "kind": atom.kind, "has_revert": atom.has_revert}
-            for atom in run.atoms
+            {
+                "name": atom.name, "kind": atom.kind, "has_revert": atom.has_revert,
+                "state": judged.state, "attempts": judged.attempts, "reverts": judged.reverts,
+                "verdict": judged.verdict,
+            }
+            for atom, judged in zip(run.atoms, verdict.atoms)
         ],
         "dependencies": [list(pair) for pair in run.dependencies],
         "recorder_errors": list(run.recorder_errors),
@@ -78,21 +144,26 @@ def run_record(run: FlowRun) -> Record:
             {"fault": repr(miss.fault), "atom": miss.atom, "reason": miss.reason}
             for miss in run.not_injected
         ],
-        "events": [
-            {
-                "seq": event.seq,
-                "at": round(event.at, 6),
-                "kind": event.kind,
-                "name": event.name,
-                "what": event.what,
-                "old_state": event.old_state,
-                "attempt": event.attempt,
-                "injected": event.injected,
-                "error": describe_error(event.error) if event.error is not None else None,
-                "seconds": event.seconds,
-            }
-            for event in run.events
+        "events": [event_record(event) for event in run.events],
+        "calls": [
+            [start.seq, end.seq if end is not None else None] for start, end in run.call_spans()
         ],
+    }
+
+
+def event_record(event: Event) -> EventRecord:
+    """One event as builtins: its error described, its time rounded to the microsecond."""
+    return {
+        "seq": event.seq,
+        "at": round(event.at, 6),
+        "kind": event.kind,
+        "name": event.name,
+        "what": event.what,
+        "old_state": event.old_state,
+        "attempt": event.attempt,
+        "injected": event.injected,
+        "error": describe_error(event.error) if event.error is not None else None,
+        "seconds": event.seconds,
     }
 
 

@@ -15,7 +15,7 @@ from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Action, Fault, FaultPlan, unmatched_message
-from pytest_flowfault.record import FlowRun, RunInfo, not_injected_message
+from pytest_flowfault.run import FlowRun, RunInfo, not_injected_message
 
 class Session:
     """The faults in force and the runs recorded for one test or one :func:`run_flow`.

@@ -14,9 +14,12 @@ from taskflow import retry
 from taskflow.patterns import graph_flow, linear_flow
 
 from flowkit import Boom, Log, NoRevertStep, Step
-from pytest_flowfault import Fault, FaultPlan, run_flow
+from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
+from pytest_flowfault.engine import Session
 from pytest_flowfault.html import render, write_html
+from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.report import document, record_of_test
+from pytest_flowfault.run import AtomInfo
 
 HOSTILE = "<script>alert('x')</script>"
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "wbr"}
@@ -70,13 +73,14 @@ def event(seq: int, name: str, kind: str, what: str, **details: Any) -> dict[str
 
 
 def run(flow: str, atoms: list[str], events: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-    """A run record: a successful linear flow of ``atoms`` unless ``fields`` say otherwise."""
+    """A run record: a successful linear flow of ``atoms`` unless ``fields`` say otherwise
+    (``calls`` pairs call events by ``seq``, as run_record() stores them)."""
     return {
         "flow": flow, "engine": "serial", "state": "SUCCESS", "error": None,
         "faults_injected": 0, "compensated": None, "compensation_problems": [],
         "atoms": [{"name": name, "kind": "task", "has_revert": True} for name in atoms],
         "dependencies": [list(pair) for pair in zip(atoms, atoms[1:])], "events": events,
-        **fields,
+        "calls": [], **fields,
     }
 
 
@@ -235,7 +239,8 @@ class TestRender:
             event(2, "ghost", "execute", "start", attempt=1),
             event(3, "ghost", "execute", "ok", attempt=1),
         ]
-        page = render(single_test_report(run("f", ["a"], events, state="RUNNING")))
+        calls = [[2, 3], [1, None]]
+        page = render(single_test_report(run("f", ["a"], events, state="RUNNING", calls=calls)))
         (timeline,) = svgs(page, "timeline")
         assert ["a", "ghost"] == [lane.get("data-atom") for lane in elements(timeline, "g", "lane")]
         assert [["call", "exec-ok"], ["call", "open"]] == [
@@ -249,7 +254,9 @@ class TestRender:
             event(2, "a", "revert", "raised", attempt=1, error="TypeError('bug')"),
             event(3, "r", "decision", "REVERT"),
         ]
-        page = render(single_test_report(run("f", ["a", "r"], events, state="FAILURE")))
+        page = render(
+            single_test_report(run("f", ["a", "r"], events, state="FAILURE", calls=[[1, 2]]))
+        )
         (timeline,) = svgs(page, "timeline")
         (failed,) = elements(timeline, "g", "rev-err")
         (decision,) = elements(timeline, "g", "decision")
@@ -264,9 +271,67 @@ class TestRender:
             event(0, "a", "execute", "start", attempt=1),
             event(1, "a", "execute", "ok", attempt=1),
         ]
-        page = render(single_test_report(*[run("f", ["a"], events) for _ in range(5)]))
+        runs = [run("f", ["a"], events, calls=[[0, 1]]) for _ in range(5)]
+        page = render(single_test_report(*runs))
         assert 5 == len(svgs(page, "timeline"))
         assert 1 == page.count("<summary>2 more runs (SUCCESS 2)</summary>")
+
+
+def page_of(run: FlowRun) -> str:
+    """The page of one test with one real run."""
+    record = record_of_test(nodeid="t.py::test", outcome="passed", seed=0, faults=[],
+                            matched_faults=[], runs=[run])
+    return render(document([record], seed=0, command_line_faults=[]))
+
+
+def leaking_run() -> FlowRun:
+    """A REVERTED run in which 'make' completed and was never reverted, as the recorder
+    records it when a task's revert is skipped."""
+    recorder = Recorder()
+    for kind, name, what, attempt in [
+        ("flow", "f", "RUNNING", None), ("execute", "make", "start", 1),
+        ("execute", "make", "ok", 1), ("task", "make", "SUCCESS", None),
+        ("execute", "boom", "start", 1), ("execute", "boom", "raised", 1),
+        ("task", "boom", "FAILURE", None), ("revert", "boom", "start", 1),
+        ("revert", "boom", "ok", 1), ("task", "boom", "REVERTED", None),
+        ("flow", "f", "REVERTED", None),
+    ]:
+        recorder.add(kind, name, what, attempt=attempt)
+    return recorder.finish(
+        flow_name="f", engine="serial", state="REVERTED", error=ValueError("boom"), results={},
+        plan=FaultPlan(), atoms=(AtomInfo("make", "task", True), AtomInfo("boom", "task", True)),
+        dependencies=(("make", "boom"),),
+    )
+
+
+class TestNotUndone:
+    def test_a_crashed_run_marks_no_atom_not_undone(self, tmp_path: Path) -> None:
+        """A crashed run is to be resumed, not undone: its completed tasks are no leak."""
+        session = Session(FaultPlan(Fault.crash_after("b")))
+        session.directory = lambda: tmp_path
+        crashed = session.run(
+            linear_flow.Flow("f").add(Step("a", Log(), provides="a"), Step("b", Log())),
+            backend="memory",
+        )
+        page = page_of(crashed)
+        assert ("CRASHED", 0, 1) == (
+            crashed.state, page.count("NOT UNDONE"), page.count("compensated n/a")
+        )
+
+    def test_a_reverted_run_that_leaked_marks_the_task(self) -> None:
+        """The task that completed and was never reverted is marked, with a red box."""
+        page = page_of(leaking_run())
+        (graph,) = svgs(page, "graph")
+        svg = "{http://www.w3.org/2000/svg}"
+        marked = {
+            str(box.findtext(f"{svg}title")): str(box.find(f"{svg}rect").get("stroke"))
+            for box in elements(graph, "g", "atom")
+        }
+        assert {
+            "make (task): SUCCESS · ×1 exec · ×0 revert · NOT UNDONE": "#cf222e",
+            "boom (task): REVERTED · ×1 exec · ×1 revert": "#0969da",
+        } == marked
+        assert 'compensated <span class="leak">no</span>' in page
 
 
 class TestWriteHtml:

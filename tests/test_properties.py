@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from pytest_flowfault import Fault, FaultPlan, FlowRun, InjectedFault, UnmatchedFault, run_flow
 from pytest_flowfault import engine as engine_module
-from pytest_flowfault.record import Event, Recorder
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.run import Event
 from pytest_flowfault.replay import parse_plan
 
 with warnings.catch_warnings():

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from taskflow.patterns import linear_flow
+
+from flowkit import Boom, Log, Step
+from pytest_flowfault import run_flow
+from pytest_flowfault.report import run_record
 
 SUITE = """
 import pytest
@@ -300,3 +305,28 @@ class TestFastParallel:
         slow = boot.runpytest("-s", "-W", "ignore::DeprecationWarning")
         slow.assert_outcomes(passed=1)
         slow.stdout.no_fnmatch_line("*THREAD flowfault*")
+
+
+class TestRunRecord:
+    def test_atoms_carry_their_verdicts(self) -> None:
+        """Each atom entry has the state, call counts and verdict FlowRun.verdict holds."""
+        record = run_record(run_flow(linear_flow.Flow("f").add(Step("a", Log()), Boom("boom"))))
+        assert (True, [
+            {"name": "a", "kind": "task", "has_revert": True, "state": "REVERTED",
+             "attempts": 1, "reverts": 1, "verdict": "reverted"},
+            {"name": "boom", "kind": "task", "has_revert": False, "state": "REVERTED",
+             "attempts": 1, "reverts": 1, "verdict": "reverted"},
+        ]) == (record["compensated"], record["atoms"])
+
+    def test_calls_pair_start_and_end_events(self) -> None:
+        """``calls`` holds each call's start and end ``seq``, as FlowRun.call_spans() pairs them."""
+        run = run_flow(linear_flow.Flow("f").add(Step("a", Log()), Step("b", Log())))
+        record = run_record(run)
+        expected = [
+            [start.seq, end.seq if end is not None else None] for start, end in run.call_spans()
+        ]
+        assert (expected, 2) == (record["calls"], len(record["calls"]))
+        assert [("start", "ok")] * 2 == [
+            (record["events"][s]["what"], record["events"][e]["what"])
+            for s, e in record["calls"] if e is not None
+        ]

@@ -386,7 +386,7 @@ class TestDescribeError:
 
     def test_plain_errors_keep_their_repr(self) -> None:
         """Ordinary exceptions are shown as their repr."""
-        from pytest_flowfault.record import describe_error
+        from pytest_flowfault.errors import describe_error
 
         assert ["RuntimeError('x')", "ValueError()"] == [
             describe_error(RuntimeError("x")),

@@ -1,18 +1,18 @@
-"""Recording engine runs: a thread-safe event recorder and the immutable run it produces."""
+"""The record of one engine run, as users read it: its events, atoms, queries and timeline.
+
+Written by :mod:`pytest_flowfault.recorder`; judged by :mod:`pytest_flowfault.assertions`.
+"""
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pytest_flowfault import assertions
-from pytest_flowfault.errors import UnknownAtom
+from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan, closest_name
-from pytest_flowfault.vtime import real_perf_counter
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]
@@ -50,15 +50,44 @@ class Event:
         """Whether a fault fired here: an injected call outcome, or a crash."""
         return self.injected and (self.is_call_end or self.what == "CRASH")
 
+    @property
+    def text(self) -> str:
+        """What happened, in words (see :func:`event_text`)."""
+        error = describe_error(self.error) if self.error is not None else None
+        return event_text(
+            self.kind, self.what, attempt=self.attempt, old_state=self.old_state, error=error,
+            seconds=self.seconds,
+        )
 
-def describe_error(error: BaseException) -> str:
-    """``repr`` of an error, or its text where the repr says nothing.
 
-    TaskFlow's ``WrappedFailure`` (several failures at once) has no args, so its repr is
-    an empty ``WrappedFailure()``; its text lists the failures.
+#: One ``execute`` or ``revert`` call: the event that started it and the one that ended it
+#: (None while it never ended). A call whose start was not recorded starts at its end.
+CallSpan = tuple[Event, Event | None]
+
+
+def event_text(
+    kind: str,
+    what: str,
+    *,
+    attempt: int | None = None,
+    old_state: str | None = None,
+    error: str | None = None,
+    seconds: float | None = None,
+) -> str:
+    """An event in words, as the timeline and the HTML report's event table show it.
+
+    >>> event_text("execute", "raised", attempt=2, error="ValueError('x')")
+    "execute attempt 2: raised ValueError('x')"
+    >>> event_text("task", "REVERTED", old_state="REVERTING")
+    'task REVERTING -> REVERTED'
     """
-    text = str(error)
-    return repr(error) if error.args or not text else f"{type(error).__name__}({text!r})"
+    if kind in ("execute", "revert"):
+        return f"{kind} attempt {attempt}: {what}" + (f" {error}" if error is not None else "")
+    if kind == "decision":
+        return f"retry decided {what}"
+    if kind == "sleep":
+        return f"slept {seconds or 0:g} s (virtual time: skipped)"
+    return f"{kind} {old_state or '?'} -> {what}" + (f" ({error})" if error is not None else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +215,45 @@ class FlowRun:
                 index.setdefault((event.name, event.kind), []).append(event)
         return {key: tuple(events) for key, events in index.items()}
 
+    @functools.cached_property
+    def _spans(self) -> dict[tuple[str, str] | None, tuple[CallSpan, ...]]:
+        """None -> every call of the run; (atom, action) -> that atom's calls."""
+        started: dict[tuple[str, str, int | None], Event] = {}
+        ended: list[CallSpan] = []
+        for event in self.events:
+            if event.kind in ("execute", "revert"):
+                key = (event.name, event.kind, event.attempt)
+                if event.what == "start":
+                    started[key] = event
+                else:
+                    ended.append((started.pop(key, event), event))
+        spans = (*ended, *((start, None) for start in started.values()))
+        index: dict[tuple[str, str] | None, list[CallSpan]] = {None: list(spans)}
+        for span in spans:
+            index.setdefault((span[0].name, span[0].kind), []).append(span)
+        return {key: tuple(found) for key, found in index.items()}
+
     def call_events(self, name: str, action: str) -> tuple[Event, ...]:
         """The start and end events of every ``execute`` or ``revert`` call of an atom."""
         return self._call_events.get((self.atom(name).name, action), ())
+
+    def call_spans(
+        self, name: str | None = None, action: Literal["execute", "revert"] = "execute"
+    ) -> tuple[CallSpan, ...]:
+        """Each ``action`` call of atom ``name`` as ``(start, end)``, in the order the calls
+        ended, then those that never ended (``end`` None); without ``name``, every call."""
+        if name is None:
+            return self._spans[None]
+        return self._spans.get((self.atom(name).name, action), ())
+
+    @functools.cached_property
+    def verdict(self) -> assertions.RunVerdict:
+        """The run's verdict and each atom's, computed by the checks once, on first use.
+
+        >>> run.verdict.compensated, run.verdict.atom("make").verdict  # doctest: +SKIP
+        (False, 'not undone')
+        """
+        return assertions.verdict_of(self)
 
     def calls(self, name: str, action: Literal["execute", "revert"]) -> tuple[Event, ...]:
         """The events that ended each ``execute`` or ``revert`` call of an atom."""
@@ -310,106 +375,6 @@ class FlowRun:
         )
 
 
-class Recorder:
-    """Collects the events of one run from notifier callbacks and atom wrappers.
-
-    Safe to call from the engine thread and from worker threads at once: one lock
-    orders every event, so sequence numbers are a total order of what happened.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: list[Event] = []
-        self._errors: list[str] = []
-        self._started_at = real_perf_counter()
-        self.started = False
-
-    def add(self, kind: EventKind, name: str, what: str, **details: Any) -> None:
-        """Record one event now."""
-        with self._lock:
-            self._events.append(
-                Event(
-                    len(self._events),
-                    real_perf_counter() - self._started_at,
-                    kind,
-                    name,
-                    what,
-                    **details,
-                )
-            )
-
-    def count(self, kind: EventKind, name: str, what: str) -> int:
-        """How many events of this kind, atom and ``what`` were recorded so far."""
-        with self._lock:
-            return sum(
-                (event.kind, event.name, event.what) == (kind, name, what) for event in self._events
-            )
-
-    def on_sleep(self, atom: str, seconds: float) -> None:
-        """A ``time.sleep`` of ``atom`` that virtual time skipped."""
-        self.add("sleep", atom, "skipped", seconds=seconds)
-
-    def on_flow_state(self, state: str, details: Mapping[str, Any]) -> None:
-        """Notifier callback for flow state changes."""
-        try:
-            if state == "RUNNING":
-                self.started = True
-            self.add("flow", details["flow_name"], state, old_state=details.get("old_state"))
-        except Exception as error:  # TaskFlow's notifier would only log it
-            self._errors.append(f"flow state {state}: {error!r}")
-
-    def on_atom_state(self, state: str, details: Mapping[str, Any]) -> None:
-        """Notifier callback for task and retry state changes."""
-        try:
-            if "retry_name" in details:
-                kind: EventKind = "retry"
-                name = details["retry_name"]
-            else:
-                kind = "task"
-                name = details["task_name"]
-            result = details.get("result")
-            error = getattr(result, "exception", None) if state.endswith("FAILURE") else None
-            self.add(kind, name, state, old_state=details.get("old_state"), error=error)
-        except Exception as error:
-            self._errors.append(f"atom state {state}: {error!r}")
-
-    def finish(
-        self,
-        *,
-        flow_name: str,
-        engine: str,
-        state: str,
-        error: BaseException | None,
-        results: Mapping[str, Any],
-        plan: FaultPlan,
-        atoms: tuple[AtomInfo, ...],
-        dependencies: tuple[tuple[str, str], ...],
-        resumed_from: FlowRun | None = None,
-        resume_point: ResumePoint | None = None,
-        atom_results: Mapping[str, Any] | None = None,
-        not_injected: tuple[NotInjected, ...] = (),
-    ) -> FlowRun:
-        """Freeze what was recorded into a :class:`FlowRun`."""
-        with self._lock:
-            events = tuple(self._events)
-        return FlowRun(
-            flow_name=flow_name,
-            engine=engine,
-            state=state,
-            error=error,
-            results=MappingProxyType(dict(results)),
-            events=events,
-            plan=plan,
-            atoms=atoms,
-            dependencies=dependencies,
-            recorder_errors=tuple(self._errors),
-            resumed_from=resumed_from,
-            resume_point=resume_point,
-            atom_results=MappingProxyType(dict(atom_results or {})),
-            not_injected=not_injected,
-        )
-
-
 def format_timeline(run: FlowRun) -> str:
     """Render a run as an aligned table, one event a row."""
     name_width = max([len(event.name) for event in run.events] + [4])
@@ -421,7 +386,8 @@ def format_timeline(run: FlowRun) -> str:
     for event in run.events:
         lines.append(
             f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {event.name:<{name_width}}  "
-            + _describe(event)
+            + event.text
+            + (" [injected]" if event.injected else "")
         )
     sleeps = [event.seconds for event in run.events if event.seconds is not None]
     if sleeps:
@@ -429,19 +395,3 @@ def format_timeline(run: FlowRun) -> str:
     for problem in run.recorder_errors:
         lines.append(f"recorder error: {problem}")
     return "\n".join(lines)
-
-
-def _describe(event: Event) -> str:
-    if event.kind in ("execute", "revert"):
-        text = f"{event.kind} attempt {event.attempt}: {event.what}"
-        if event.error is not None:
-            text += f" {describe_error(event.error)}"
-    elif event.kind == "decision":
-        text = f"retry decided {event.what}"
-    elif event.kind == "sleep":
-        text = f"slept {event.seconds:g} s (virtual time: skipped)"
-    else:
-        text = f"{event.kind} {event.old_state or '?'} -> {event.what}"
-        if event.error is not None:
-            text += f" ({describe_error(event.error)})"
-    return text + (" [injected]" if event.injected else "")
