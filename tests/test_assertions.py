@@ -12,7 +12,7 @@ from taskflow.patterns import linear_flow
 from flowkit import Boom, Log, NoRevertStep, Step
 from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
 from pytest_flowfault import assertions
-from pytest_flowfault.engine import Session
+from pytest_flowfault.session import Session
 
 
 def steps(*names: str, boom: bool = False) -> linear_flow.Flow:

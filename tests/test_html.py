@@ -15,7 +15,7 @@ from taskflow.patterns import graph_flow, linear_flow
 
 from flowkit import Boom, Log, NoRevertStep, Step
 from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
-from pytest_flowfault.engine import Session
+from pytest_flowfault.session import Session
 from pytest_flowfault.html import render, write_html
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.report import document, record_of_test
