@@ -12,48 +12,52 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.session import run_flow as run_flow
+    from pytest_flowfault.errors import FaultNotInjected as FaultNotInjected
     from pytest_flowfault.errors import FlowCrash as FlowCrash
+    from pytest_flowfault.errors import FlowFaultError as FlowFaultError
     from pytest_flowfault.errors import InjectedFault as InjectedFault
     from pytest_flowfault.errors import MissingExtra as MissingExtra
     from pytest_flowfault.errors import InvalidFaultPlan as InvalidFaultPlan
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
-    from pytest_flowfault.explore import SweepError as SweepError
+    from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.explore import SweepReport as SweepReport
     from pytest_flowfault.explore import Variant as Variant
     from pytest_flowfault.fixture import FlowFault as FlowFault
-    from pytest_flowfault.jobboard import ConductorRun as ConductorRun
-    from pytest_flowfault.jobboard import Job as Job
-    from pytest_flowfault.jobboard import JobBoard as JobBoard
+    from pytest_flowfault.jobboard.board import ConductorRun as ConductorRun
+    from pytest_flowfault.jobboard.board import Job as Job
+    from pytest_flowfault.jobboard.board import JobBoard as JobBoard
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
     from pytest_flowfault.run import AtomInfo as AtomInfo
     from pytest_flowfault.run import Event as Event
     from pytest_flowfault.run import FlowRun as FlowRun
-    from pytest_flowfault.redis_server import RedisServer as RedisServer
+    from pytest_flowfault.jobboard.redis_server import RedisServer as RedisServer
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "AtomInfo": "pytest_flowfault.run",
-    "ConductorRun": "pytest_flowfault.jobboard",
+    "ConductorRun": "pytest_flowfault.jobboard.board",
     "Event": "pytest_flowfault.run",
     "Fault": "pytest_flowfault.plan",
     "FaultPlan": "pytest_flowfault.plan",
     "FlowFault": "pytest_flowfault.fixture",
     "FlowRun": "pytest_flowfault.run",
+    "FaultNotInjected": "pytest_flowfault.errors",
     "FlowCrash": "pytest_flowfault.errors",
+    "FlowFaultError": "pytest_flowfault.errors",
     "InjectedFault": "pytest_flowfault.errors",
     "MissingExtra": "pytest_flowfault.errors",
     "InvalidFaultPlan": "pytest_flowfault.errors",
-    "Job": "pytest_flowfault.jobboard",
-    "JobBoard": "pytest_flowfault.jobboard",
-    "RedisServer": "pytest_flowfault.redis_server",
+    "Job": "pytest_flowfault.jobboard.board",
+    "JobBoard": "pytest_flowfault.jobboard.board",
+    "RedisServer": "pytest_flowfault.jobboard.redis_server",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.session",
     "sweep": "pytest_flowfault.explore",
-    "SweepError": "pytest_flowfault.explore",
+    "SweepError": "pytest_flowfault.errors",
     "SweepReport": "pytest_flowfault.explore",
     "Variant": "pytest_flowfault.explore",
 }
@@ -66,7 +70,9 @@ __all__ = [
     "FaultPlan",
     "FlowFault",
     "FlowRun",
+    "FaultNotInjected",
     "FlowCrash",
+    "FlowFaultError",
     "InjectedFault",
     "InvalidFaultPlan",
     "Job",

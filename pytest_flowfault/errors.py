@@ -4,7 +4,12 @@ and :func:`describe_error`, how every report spells an error. Imports nothing of
 from __future__ import annotations
 
 
-class InjectedFault(RuntimeError):
+class FlowFaultError(Exception):
+    """The root of every error pytest-flowfault raises (except :class:`FlowCrash`, which must
+    pass ``except Exception``); each one also subclasses the builtin it resembles."""
+
+
+class InjectedFault(FlowFaultError, RuntimeError):
     """The default exception an injected fault raises inside an atom.
 
     >>> str(InjectedFault("create_instance", "execute", 2))
@@ -24,15 +29,15 @@ class InjectedFault(RuntimeError):
         )
 
 
-class InvalidFaultPlan(ValueError):
+class InvalidFaultPlan(FlowFaultError, ValueError):
     """A fault or fault plan was built from values that cannot describe a fault."""
 
 
-class UnknownAtom(LookupError):
+class UnknownAtom(FlowFaultError, LookupError):
     """An assertion or query named an atom that is not part of the run."""
 
 
-class UnmatchedFault(AssertionError):
+class UnmatchedFault(FlowFaultError, AssertionError):
     """A fault targeted no atom of any flow run during the test (usually a typo)."""
 
 
@@ -56,7 +61,7 @@ class FlowCrash(BaseException):
         return f"flowfault crashed the engine {self.when} {self.atom!r}"
 
 
-class MissingExtra(ImportError):
+class MissingExtra(FlowFaultError, ImportError):
     """A feature needs packages that are not installed; the message names the extra."""
 
 
@@ -68,3 +73,19 @@ def describe_error(error: BaseException) -> str:
     """
     text = str(error)
     return repr(error) if error.args or not text else f"{type(error).__name__}({text!r})"
+
+
+class SweepError(FlowFaultError, RuntimeError):
+    """The sweep could not start: its baseline run (no faults) did not succeed."""
+
+
+class AtomInUse(FlowFaultError, RuntimeError):
+    """The same atom object is already being run by another engine under flowfault."""
+
+
+class InvalidMarker(FlowFaultError, ValueError):
+    """``@pytest.mark.flowfault`` was given arguments it cannot use."""
+
+
+class RedisServerError(FlowFaultError, RuntimeError):
+    """``redis-server`` is missing or would not start."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_flowfault.errors import SweepError
 from pytest_flowfault.catalog import SWEEP_KINDS
 from pytest_flowfault.assertions import compensation_problems, lost_results, successful_executions
 from pytest_flowfault.plan import Fault, FaultPlan
@@ -37,10 +38,6 @@ PRUNED_SAME_TASK = "two faults on one task"
 PRUNED_DID_NOT_RUN = "the second task never ran once the first fault struck"
 PRUNED_SAME_FAULTS = "the same faults as another variant"
 PRUNED_CRASH_PAIR = "crash points are not paired"
-
-
-class SweepError(RuntimeError):
-    """The sweep could not start: its baseline run (no faults) did not succeed."""
 
 
 @dataclass(frozen=True)
@@ -279,9 +276,7 @@ def sweep(
     kinds = check_kinds(kinds)
     if "crash" in kinds and backend is None:
         backend = "memory"  # resuming needs the crashed run's storage
-    session = Session(virtual_time=virtual_time)
-    if directory is not None:
-        session.directory = directory
+    session = Session(virtual_time=virtual_time, directory=directory)
     try:
         return sweep_flow(
             lambda plan: session.run(

@@ -20,8 +20,8 @@ from pytest_flowfault.plan import (
 from pytest_flowfault.run import FlowRun, not_injected_message
 
 if TYPE_CHECKING:
-    from pytest_flowfault.jobboard import JobBoard
-    from pytest_flowfault.redis_server import RedisServer
+    from pytest_flowfault.jobboard.board import JobBoard
+    from pytest_flowfault.jobboard.redis_server import RedisServer
 
 
 class FlowFault:
@@ -74,13 +74,13 @@ class FlowFault:
         ``times=None`` (the default) fails every attempt. ``exc`` is an exception class or
         instance; the default is :class:`~pytest_flowfault.InjectedFault`.
         """
-        return self._add(Fault.fail(target, times=times, exc=exc), _caller("flowfault.fail()"))
+        return self.put_in_force(Fault.fail(target, times=times, exc=exc), _caller("flowfault.fail()"))
 
     def fail_revert(
         self, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Make ``revert`` of the atoms ``target`` names raise (every time by default)."""
-        return self._add(
+        return self.put_in_force(
             Fault.fail_revert(target, times=times, exc=exc), _caller("flowfault.fail_revert()")
         )
 
@@ -90,7 +90,7 @@ class FlowFault:
         Exceptions are raised, ``mock.DEFAULT`` runs the real code, other values are
         returned as the task's result; attempts past the end run the real code.
         """
-        return self._add(Fault.side_effect(target, effects), _caller("flowfault.side_effect()"))
+        return self.put_in_force(Fault.side_effect(target, effects), _caller("flowfault.side_effect()"))
 
     def chaos(self, rate: float, *, tasks: str = "*", revert_rate: float = 0.0) -> None:
         """Fail each ``execute`` attempt of the atoms ``tasks`` names with probability ``rate``.
@@ -100,9 +100,9 @@ class FlowFault:
         ``revert_rate`` does the same to reverts.
         """
         origin = _caller("flowfault.chaos()")
-        self._add(Fault.chaos(tasks, rate=rate, seed=self._seed), origin)
+        self.put_in_force(Fault.chaos(tasks, rate=rate, seed=self._seed), origin)
         if revert_rate:
-            self._add(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
+            self.put_in_force(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
 
     def virtual_time(self, enabled: bool = True) -> None:
         """Skip sleeps inside atoms for the rest of the test.
@@ -126,7 +126,7 @@ class FlowFault:
         :meth:`resume` continues it. Runs the code under test starts raise ``FlowCrash``.
         """
         crash = crash_point(after, during, "flowfault.crash()", keywords=("after", "during"))
-        return self._add(crash, _caller("flowfault.crash()"))
+        return self.put_in_force(crash, _caller("flowfault.crash()"))
 
     def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
         """Continue a CRASHED (or suspended) run from its persistence backend.
@@ -176,7 +176,7 @@ class FlowFault:
         claim when it dies, as an expiring claim would; ``expire_dead_claims=False``
         keeps it instead, as TaskFlow's default claims (no expiry) do in production.
         """
-        from pytest_flowfault.jobboard import JobBoard
+        from pytest_flowfault.jobboard.board import JobBoard
 
         return JobBoard(
             self._session, redis_server, backend, expire_dead_claims=expire_dead_claims
@@ -192,7 +192,7 @@ class FlowFault:
             )
         origin = _caller("flowfault.add()")
         for fault in faults:
-            self._add(fault, origin)
+            self.put_in_force(fault, origin)
 
     def run(
         self,
@@ -285,13 +285,21 @@ class FlowFault:
         """Where a fault in force was put in force (a call site, a marker, an option)."""
         return self._origins.get(fault)
 
-    def _add(self, fault: Fault, origin: str, *, check: bool = True) -> Fault:
-        """Put ``fault`` in force; ``check`` it matches an atom by the end of the test."""
+    def put_in_force(self, fault: Fault, origin: str, *, expect_match: bool = True) -> Fault:
+        """Put ``fault`` in force, saying where it came from (a call site, a marker, an
+        option). ``expect_match=False`` is for faults that apply to every test (command
+        line, ini, replay, sweep variants): they are not expected to match in each."""
         self._origins.setdefault(fault, origin)
-        if check:
+        if expect_match:
             self._checked.append(fault)
         self._session.plan += fault
         return fault
+
+    def use(self, *, engine: str, directory: Callable[[], Path]) -> None:
+        """The engine :meth:`run` uses when none is given, and where "dir" and "sqlite"
+        backends live (the ``flowfault`` fixture gives the test's ``tmp_path``)."""
+        self.engine = engine
+        self._session.directory = directory
 
 
 def _caller(api: str) -> str:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.run import FlowRun, RunInfo
 
 
+@pytest.hookspec
 def pytest_flowfault_fault_injected(
     run: RunInfo, fault: Fault, atom: str, attempt: int, action: Action
 ) -> None:
@@ -27,11 +28,13 @@ def pytest_flowfault_fault_injected(
 
     .. code-block:: python
 
-        def pytest_flowfault_fault_injected(run, fault, atom, attempt):
+        @pytest.hookspec
+def pytest_flowfault_fault_injected(run, fault, atom, attempt):
             metrics.count("injected", flow=run.flow_name, atom=atom)
     """
 
 
+@pytest.hookspec
 def pytest_flowfault_run_finished(run: FlowRun, item: pytest.Item | None) -> None:
     """A recorded engine run ended; ``run`` is its immutable record.
 
@@ -39,7 +42,8 @@ def pytest_flowfault_run_finished(run: FlowRun, item: pytest.Item | None) -> Non
 
     .. code-block:: python
 
-        def pytest_flowfault_run_finished(run, item):
+        @pytest.hookspec
+def pytest_flowfault_run_finished(run, item):
             if run.state == "FAILURE":
                 print(run.timeline())
     """

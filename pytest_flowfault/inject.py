@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pytest_flowfault.errors import FlowCrash
+from pytest_flowfault.errors import AtomInUse, FlowCrash
 from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.vtime import VirtualClock, in_atom
@@ -29,10 +29,6 @@ from taskflow.types.notifier import Notifier
 InjectionListener = Callable[[Fault, str, Action, int], None]
 
 _MISSING = object()
-
-
-class AtomInUse(RuntimeError):
-    """The same atom object is already being run by another engine under flowfault."""
 
 
 class Transparent:

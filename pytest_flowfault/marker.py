@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pytest_flowfault.catalog import engine_names
-from pytest_flowfault.errors import InvalidFaultPlan
+from pytest_flowfault.errors import InvalidFaultPlan, InvalidMarker
 from pytest_flowfault.plan import Fault
 
 MARKER_HELP = (
@@ -18,10 +18,6 @@ MARKER_HELP = (
     "command-line faults; virtual_time=True/False: skip sleeps inside atoms (or not), whatever "
     "--flowfault-virtual-time says."
 )
-
-
-class InvalidMarker(ValueError):
-    """``@pytest.mark.flowfault`` was given arguments it cannot use."""
 
 
 @dataclass(frozen=True)

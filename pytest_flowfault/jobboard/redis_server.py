@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_flowfault.errors import RedisServerError
+
 #: How long a starting server may take to accept connections (it needs ~20 ms).
 _START_TIMEOUT = 10.0
 
@@ -26,10 +28,6 @@ INSTALL_HINT = (
     "install redis-server, macOS: brew install redis) or point the flowfault_redis_server "
     "ini option at one"
 )
-
-
-class RedisServerError(RuntimeError):
-    """``redis-server`` is missing or would not start."""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class _AnnouncingConductor(SessionConductor):
 
 
 def _main() -> None:
-    """The child (``python -m pytest_flowfault.conductor``): one conductor that claims one
+    """The child (``python -m pytest_flowfault.jobboard.conductor``): one conductor that claims one
     job and is SIGKILLed at the kill point it was given."""
     name, board_conf, backend_conf, crash_text, timeout = json.loads(sys.argv[1])
     persistence = persistence_backends.fetch(backend_conf)

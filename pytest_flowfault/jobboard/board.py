@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_flowfault import assertions
-from pytest_flowfault.conductor import (
+from pytest_flowfault.jobboard.conductor import (
     OneJob,
     Outcome,
     SessionConductor,
@@ -38,7 +38,7 @@ from pytest_flowfault.process import (
     run_child,
 )
 from pytest_flowfault.run import FlowRun
-from pytest_flowfault.redis_server import RedisServer
+from pytest_flowfault.jobboard.redis_server import RedisServer
 
 from taskflow import engines
 from taskflow.persistence import models
@@ -307,7 +307,7 @@ class JobBoard:
             timeout,
         ]
         output = run_child(
-            "pytest_flowfault.conductor",
+            "pytest_flowfault.jobboard.conductor",
             arguments,
             timeout=timeout + 30,
             what=f"the conductor {name}",
