@@ -10,29 +10,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_flowfault.explore import sweep as sweep
-    from pytest_flowfault.session import run_flow as run_flow
     from pytest_flowfault.errors import FaultNotInjected as FaultNotInjected
     from pytest_flowfault.errors import FlowCrash as FlowCrash
     from pytest_flowfault.errors import FlowFaultError as FlowFaultError
     from pytest_flowfault.errors import InjectedFault as InjectedFault
-    from pytest_flowfault.errors import MissingExtra as MissingExtra
     from pytest_flowfault.errors import InvalidFaultPlan as InvalidFaultPlan
+    from pytest_flowfault.errors import MissingExtra as MissingExtra
+    from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
-    from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.explore import SweepReport as SweepReport
     from pytest_flowfault.explore import Variant as Variant
+    from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.fixture import FlowFault as FlowFault
     from pytest_flowfault.jobboard.board import ConductorRun as ConductorRun
     from pytest_flowfault.jobboard.board import Job as Job
     from pytest_flowfault.jobboard.board import JobBoard as JobBoard
+    from pytest_flowfault.jobboard.redis_server import RedisServer as RedisServer
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
     from pytest_flowfault.run import AtomInfo as AtomInfo
     from pytest_flowfault.run import Event as Event
     from pytest_flowfault.run import FlowRun as FlowRun
-    from pytest_flowfault.jobboard.redis_server import RedisServer as RedisServer
+    from pytest_flowfault.session import run_flow as run_flow
 
 __version__ = "0.1.0"
 

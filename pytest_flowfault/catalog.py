@@ -1,6 +1,6 @@
 """The one list of each kind of name: TaskFlow's engines, and the kinds of fault point.
 
-Imports neither taskflow nor the rest of the package beyond plan.py's name matching, so
+Imports neither taskflow nor the rest of the package beyond targets.py's name matching, so
 the command line and the marker can check names while pytest starts.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from importlib.metadata import entry_points
 
-from pytest_flowfault.plan import closest_name
+from pytest_flowfault.targets import closest_name
 
 #: The kinds of fault point a sweep explores (see :mod:`pytest_flowfault.explore`).
 SWEEP_KINDS = ("transient", "permanent", "revert", "crash")

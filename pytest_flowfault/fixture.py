@@ -7,17 +7,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_flowfault.session import Session
-from pytest_flowfault.explore import SweepReport, sweep
 from pytest_flowfault.errors import UnmatchedFault
+from pytest_flowfault.explore import SweepReport, sweep
 from pytest_flowfault.plan import (
-    ExceptionSpec,
     Fault,
     FaultPlan,
     crash_point,
-    unmatched_message,
 )
 from pytest_flowfault.run import FlowRun, not_injected_message
+from pytest_flowfault.session import Session
+from pytest_flowfault.targets import unmatched_message
+from pytest_flowfault.values import ExceptionSpec
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard.board import JobBoard

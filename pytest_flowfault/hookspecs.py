@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_flowfault.plan import Action, Fault
+    from pytest_flowfault.plan import Fault
     from pytest_flowfault.run import FlowRun, RunInfo
+    from pytest_flowfault.values import Action
 
 
 @pytest.hookspec

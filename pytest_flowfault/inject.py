@@ -19,11 +19,13 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pytest_flowfault.errors import AtomInUse, FlowCrash
-from pytest_flowfault.plan import Action, Fault, FaultPlan, Injection
-from pytest_flowfault.recorder import Recorder
-from pytest_flowfault.vtime import VirtualClock, in_atom
 from taskflow.types.notifier import Notifier
+
+from pytest_flowfault.errors import AtomInUse, FlowCrash
+from pytest_flowfault.plan import Fault, FaultPlan, Injection
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.values import Action
+from pytest_flowfault.vtime import VirtualClock, in_atom
 
 #: Called for every fault that fires: (fault, atom name, action, attempt).
 InjectionListener = Callable[[Fault, str, Action, int], None]

@@ -7,82 +7,32 @@ serial and the parallel engine. Even chaos is drawn from a hash of those and a s
 
 from __future__ import annotations
 
-import builtins
-import copy
-import difflib
-import fnmatch
 import hashlib
-import math
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
-from pytest_flowfault.errors import FlowCrash, InjectedFault, InvalidFaultPlan
+from pytest_flowfault.errors import FlowCrash, InvalidFaultPlan
+from pytest_flowfault.targets import Atoms, target_matches, with_kinds
+from pytest_flowfault.values import (
+    Action,
+    ExceptionSpec,
+    check_exception,
+    instantiate,
+    is_exception_spec,
+    runs_real_code,
+    source_of,
+    value_key,
+)
 
 FaultKind = Literal[
     "fail", "fail_revert", "side_effect", "chaos", "chaos_revert", "crash_after", "crash_during"
 ]
-Action = Literal["execute", "revert"]
-ExceptionSpec = Union[type[Exception], Exception]
-
-_DEFAULT_KEY = ("mock.DEFAULT",)
 
 _KINDS: tuple[FaultKind, ...] = (
     "fail", "fail_revert", "side_effect", "chaos", "chaos_revert", "crash_after", "crash_during"
 )
 _REVERT_KINDS = ("fail_revert", "chaos_revert")
-
-
-def target_matches(target: str, atom_name: str, kind: str = "task") -> bool:
-    """Whether ``target`` names the atom called ``atom_name``.
-
-    A target matches the full name, or the last dotted component of it (``FunctorTask``
-    names are ``module.function``). For tasks it may be an ``fnmatch`` pattern; retry
-    controllers are only named exactly, so that ``"*"`` means "every task": a retry
-    controller's own code failing is not something a flow meets in production.
-
-    >>> target_matches("create_*", "boot.create_instance")
-    True
-    """
-    short_name = atom_name.rpartition(".")[2]
-    if target == atom_name or target == short_name:
-        return True
-    return kind == "task" and (
-        fnmatch.fnmatchcase(atom_name, target) or fnmatch.fnmatchcase(short_name, target)
-    )
-
-
-#: Atom names, or a mapping of atom names to their kind ("task" or "retry").
-Atoms = Union[Mapping[str, str], Iterable[str]]
-
-
-def _with_kinds(atoms: Atoms) -> list[tuple[str, str]]:
-    if isinstance(atoms, Mapping):
-        return list(atoms.items())
-    return [(name, "task") for name in atoms]
-
-
-def runs_real_code(value: object) -> bool:
-    """Whether ``value`` is ``mock.DEFAULT`` or ``unittest.mock.DEFAULT``.
-
-    Both mean "run the real code", as in mock. Neither module is imported here (mock
-    alone takes ~90 ms): if ``value`` is one of them, its module is loaded already.
-    """
-    return any(
-        module is not None and value is module.DEFAULT
-        for module in (sys.modules.get("unittest.mock"), sys.modules.get("mock"))
-    )
-
-
-def closest_name(wanted: str, names: Iterable[str]) -> str | None:
-    """The atom name most like ``wanted`` (comparing short names too), if any is close."""
-    candidates: dict[str, str] = {}
-    for name in names:
-        candidates.setdefault(name, name)
-        candidates.setdefault(name.rpartition(".")[2], name)
-    close = difflib.get_close_matches(wanted, list(candidates), n=1, cutoff=0.6)
-    return candidates[close[0]] if close else None
 
 
 @dataclass(frozen=True)
@@ -122,10 +72,10 @@ class Fault:
         _check_target(self.target)
         _check_times(self.times)
         if self.exc is not None:
-            _check_exception(self.exc, "exc")
+            check_exception(self.exc, "exc")
         for effect in self.effects:
             if isinstance(effect, type) and issubclass(effect, BaseException):
-                _check_exception(effect, "a side_effect item")
+                check_exception(effect, "a side_effect item")
         if self.kind in ("chaos", "chaos_revert"):
             _check_rate(self.rate)
             if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -159,7 +109,7 @@ class Fault:
         task's result without running it; attempts past the end run the real code.
         A single exception (not in a sequence) is raised on every attempt, as in mock.
         """
-        if _is_exception_spec(effects):
+        if is_exception_spec(effects):
             return cls("fail", target, None, effects)  # type: ignore[arg-type]
         if isinstance(effects, (str, bytes)) or not isinstance(effects, Iterable):
             raise InvalidFaultPlan(
@@ -224,28 +174,28 @@ class Fault:
             draw = _uniform(self.seed, flow_name, atom_name, self.action, attempt)
             if draw >= self.rate:
                 return None
-            return Injection(self, error=_instantiate(self.exc, atom_name, self.action, attempt))
+            return Injection(self, error=instantiate(self.exc, atom_name, self.action, attempt))
         if self.kind == "side_effect":
             if attempt > len(self.effects):
                 return None
             effect = self.effects[attempt - 1]
             if runs_real_code(effect):
                 return None
-            if _is_exception_spec(effect):
-                error = _instantiate(effect, atom_name, self.action, attempt)  # type: ignore[arg-type]
+            if is_exception_spec(effect):
+                error = instantiate(effect, atom_name, self.action, attempt)  # type: ignore[arg-type]
                 return Injection(self, error=error)
             return Injection(self, value=effect)
         if self.times is not None and attempt > self.times:
             return None
-        return Injection(self, error=_instantiate(self.exc, atom_name, self.action, attempt))
+        return Injection(self, error=instantiate(self.exc, atom_name, self.action, attempt))
 
     def _key(self) -> tuple[object, ...]:
         return (
             self.kind,
             self.target,
             self.times,
-            _value_key(self.exc),
-            tuple(_value_key(effect) for effect in self.effects),
+            value_key(self.exc),
+            tuple(value_key(effect) for effect in self.effects),
             self.rate,
             self.seed,
         )
@@ -260,7 +210,7 @@ class Fault:
 
     def __repr__(self) -> str:
         if self.kind == "side_effect":
-            effects = ", ".join(_source(effect) for effect in self.effects)
+            effects = ", ".join(source_of(effect) for effect in self.effects)
             return f"Fault.side_effect({self.target!r}, [{effects}])"
         arguments = [repr(self.target)]
         if self.rate is not None:
@@ -268,7 +218,7 @@ class Fault:
         if self.times is not None:
             arguments.append(f"times={self.times}")
         if self.exc is not None:
-            arguments.append(f"exc={_source(self.exc)}")
+            arguments.append(f"exc={source_of(self.exc)}")
         return f"Fault.{self.kind}({', '.join(arguments)})"
 
 
@@ -309,7 +259,7 @@ class FaultPlan:
 
     def unmatched(self, atoms: Atoms) -> tuple[Fault, ...]:
         """The faults that name none of ``atoms`` (names, or names mapped to kinds)."""
-        kinds = _with_kinds(atoms)
+        kinds = with_kinds(atoms)
         return tuple(
             fault
             for fault in self._faults
@@ -339,28 +289,6 @@ class FaultPlan:
 
     def __repr__(self) -> str:
         return f"FaultPlan({', '.join(map(repr, self._faults))})"
-
-
-def unmatched_message(
-    plan: FaultPlan, atoms: Atoms, origin_of: Callable[[Fault], str | None]
-) -> str | None:
-    """Say which faults of ``plan`` name none of ``atoms`` (usually a typo), or None."""
-    atom_names = [name for name, _ in _with_kinds(atoms)]
-    unmatched = plan.unmatched(atoms if isinstance(atoms, Mapping) else atom_names)
-    if not unmatched:
-        return None
-    lines = []
-    for fault in unmatched:
-        origin = origin_of(fault)
-        source = f" (from {origin})" if origin else ""
-        suggestion = closest_name(fault.target, atom_names)
-        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        lines.append(
-            f"{fault!r}{source} targets {fault.target!r}, which names no atom of any "
-            f"flow run{hint}"
-        )
-    seen = ", ".join(atom_names) if atom_names else "none (no flow ran)"
-    return "\n".join(lines) + f"\natoms seen: {seen}"
 
 
 def crash_point(
@@ -418,83 +346,4 @@ def _check_times(times: object) -> None:
             f"times must be at least 1 (or None for every attempt), got {times}"
         )
 
-
-def _check_exception(spec: object, name: str) -> None:
-    if _is_exception_spec(spec):
-        if isinstance(spec, type):
-            # Fail while the plan is written, not inside an engine run.
-            try:
-                _instantiate(spec, "atom", "execute", 1)
-            except Exception as error:
-                raise InvalidFaultPlan(
-                    f"{name}={_source(spec)} cannot be created from a message or from no "
-                    f"arguments ({error}); pass an instance instead, e.g. "
-                    f"{spec.__name__}(...)"
-                ) from None
-        return
-    if isinstance(spec, BaseException) or (
-        isinstance(spec, type) and issubclass(spec, BaseException)
-    ):
-        raise InvalidFaultPlan(
-            f"{name}={_source(spec)} is a BaseException: it would escape TaskFlow's error "
-            f"handling instead of failing the atom; use an Exception subclass"
-        )
-    raise InvalidFaultPlan(
-        f"{name} must be an exception class or instance, e.g. RuntimeError or "
-        f"RuntimeError('API down'), got {type(spec).__name__} {spec!r}"
-    )
-
-
-def _is_exception_spec(value: object) -> bool:
-    return isinstance(value, Exception) or (
-        isinstance(value, type) and issubclass(value, Exception)
-    )
-
-
-def _instantiate(spec: ExceptionSpec | None, atom: str, action: Action, attempt: int) -> Exception:
-    """A fresh exception per attempt, so parallel attempts never share a traceback."""
-    if spec is None:
-        return InjectedFault(atom, action, attempt)
-    if isinstance(spec, type):
-        if issubclass(spec, InjectedFault):
-            return spec(atom, action, attempt)
-        try:
-            return spec(str(InjectedFault(atom, action, attempt)))
-        except TypeError:
-            return spec()
-    try:
-        return copy.copy(spec)
-    except Exception:  # an exception type whose __init__ cannot be replayed from args
-        return spec
-
-
-def _value_key(value: object) -> object:
-    """A hashable stand-in: exceptions compare by type and args, unhashables by repr."""
-    if runs_real_code(value):
-        return _DEFAULT_KEY  # mock's and unittest.mock's DEFAULT mean the same here
-    if isinstance(value, BaseException):
-        return (type(value), tuple(_value_key(argument) for argument in value.args))
-    if isinstance(value, float) and value != value:
-        return ("nan",)  # NaN is not equal to itself
-    try:
-        hash(value)
-    except TypeError:
-        return ("unhashable", type(value), repr(value))
-    return value
-
-
-def _source(value: object) -> str:
-    """Python source that evaluates to ``value`` (with the plugin's names imported)."""
-    if runs_real_code(value):
-        return "mock.DEFAULT"
-    if isinstance(value, type):
-        name: str = value.__name__
-        if getattr(builtins, name, None) is value:
-            return name
-        if value is InjectedFault:
-            return "InjectedFault"
-        return f"{value.__module__}.{value.__qualname__}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"float({repr(value)!r})"
-    return repr(value)
 

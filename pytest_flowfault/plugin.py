@@ -25,10 +25,10 @@ from pytest_flowfault.writer import ReportWriter, junit_properties
 
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
-    from pytest_flowfault.plan import Fault, FaultPlan
-    from pytest_flowfault.run import FlowRun  # noqa: F401  (in a StashKey's string)
     from pytest_flowfault.jobboard.redis_server import RedisServer
+    from pytest_flowfault.plan import Fault, FaultPlan
     from pytest_flowfault.report import Record
+    from pytest_flowfault.run import FlowRun  # noqa: F401  (in a StashKey's string)
 
 
 @dataclass
@@ -264,8 +264,8 @@ class _XdistHooks:
 def _start(item: pytest.Item) -> _TestState:
     """Give ``item`` a fault session, active until its teardown ends."""
     from pytest_flowfault.engine import intercepting
-    from pytest_flowfault.session import Session
     from pytest_flowfault.fixture import FlowFault
+    from pytest_flowfault.session import Session
 
     settings = item.config.stash[_SETTINGS]
     try:

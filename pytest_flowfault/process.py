@@ -25,11 +25,12 @@ from typing import Any
 from pytest_flowfault.engine import load_engine, run_to_end, task_names
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
-from pytest_flowfault.plan import Fault, FaultPlan, unmatched_message
+from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.recorder import Recorder
-from pytest_flowfault.run import AtomInfo, FlowRun, ResumePoint
 from pytest_flowfault.replay import parse_plan
+from pytest_flowfault.run import AtomInfo, FlowRun, ResumePoint
 from pytest_flowfault.session import Session
+from pytest_flowfault.targets import unmatched_message
 
 
 def run_in_subprocess(

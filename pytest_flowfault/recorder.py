@@ -12,7 +12,14 @@ from types import MappingProxyType
 from typing import Any
 
 from pytest_flowfault.plan import FaultPlan
-from pytest_flowfault.run import AtomInfo, Event, EventKind, FlowRun, NotInjected, ResumePoint
+from pytest_flowfault.run import (
+    AtomInfo,
+    Event,
+    EventKind,
+    FlowRun,
+    NotInjected,
+    ResumePoint,
+)
 from pytest_flowfault.vtime import real_perf_counter
 
 

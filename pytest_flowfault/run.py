@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pytest_flowfault import assertions
 from pytest_flowfault.errors import UnknownAtom, describe_error
-from pytest_flowfault.plan import Fault, FaultPlan, closest_name
+from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.targets import closest_name
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]

@@ -14,8 +14,11 @@ from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
-from pytest_flowfault.plan import Action, Fault, FaultPlan, unmatched_message
+from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun, RunInfo, not_injected_message
+from pytest_flowfault.targets import unmatched_message
+from pytest_flowfault.values import Action
+
 
 class Session:
     """The faults in force and the runs recorded for one test or one :func:`run_flow`.

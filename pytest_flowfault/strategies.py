@@ -25,7 +25,6 @@ from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
 from pytest_flowfault.plan import Fault, FaultPlan
 
 
-
 def fault_plans(
     flow_or_atom_names: Any,
     *,

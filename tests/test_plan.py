@@ -8,7 +8,7 @@ import mock
 import pytest
 
 from pytest_flowfault import Fault, FaultPlan, InjectedFault, InvalidFaultPlan
-from pytest_flowfault.plan import target_matches, unmatched_message
+from pytest_flowfault.targets import target_matches, unmatched_message
 
 NAMESPACE = {"Fault": Fault, "FaultPlan": FaultPlan, "mock": mock, "InjectedFault": InjectedFault}
 

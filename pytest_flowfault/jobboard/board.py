@@ -18,7 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskflow import engines
+from taskflow.persistence import models
+
 from pytest_flowfault import assertions
+from pytest_flowfault.catalog import check_engine_name
+from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.jobboard.conductor import (
     OneJob,
     Outcome,
@@ -26,11 +31,9 @@ from pytest_flowfault.jobboard.conductor import (
     connect_board,
     release_claim_of_dead,
 )
-from pytest_flowfault.catalog import check_engine_name
-from pytest_flowfault.session import Session
-from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
+from pytest_flowfault.jobboard.redis_server import RedisServer
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
-from pytest_flowfault.plan import FaultPlan, crash_point, unmatched_message
+from pytest_flowfault.plan import FaultPlan, crash_point
 from pytest_flowfault.process import (
     check_shareable,
     crashed_run_from_storage,
@@ -38,10 +41,8 @@ from pytest_flowfault.process import (
     run_child,
 )
 from pytest_flowfault.run import FlowRun
-from pytest_flowfault.jobboard.redis_server import RedisServer
-
-from taskflow import engines
-from taskflow.persistence import models
+from pytest_flowfault.session import Session
+from pytest_flowfault.targets import unmatched_message
 
 _NAMESPACE = "flowfault"
 

@@ -10,15 +10,15 @@ import sys
 import threading
 from typing import Any, Literal
 
-from pytest_flowfault.engine import drive
-from pytest_flowfault.session import Session
-from pytest_flowfault.plan import FaultPlan
-from pytest_flowfault.process import dying_session, report_survival
-from pytest_flowfault.run import FlowRun
-
 from taskflow.conductors.backends import impl_blocking
 from taskflow.jobs import backends as job_backends
 from taskflow.persistence import backends as persistence_backends
+
+from pytest_flowfault.engine import drive
+from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.process import dying_session, report_survival
+from pytest_flowfault.run import FlowRun
+from pytest_flowfault.session import Session
 
 Outcome = Literal["consumed", "abandoned", "trashed", "crashed", "killed"]
 _FINISHING_EVENTS: dict[str, Outcome] = {

@@ -1,0 +1,76 @@
+"""Fault targets: how one names atoms (exact, last dotted component, patterns), and the
+messages for a target that names none of them ("did you mean").
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from pytest_flowfault.plan import Fault
+
+def target_matches(target: str, atom_name: str, kind: str = "task") -> bool:
+    """Whether ``target`` names the atom called ``atom_name``.
+
+    A target matches the full name, or the last dotted component of it (``FunctorTask``
+    names are ``module.function``). For tasks it may be an ``fnmatch`` pattern; retry
+    controllers are only named exactly, so that ``"*"`` means "every task": a retry
+    controller's own code failing is not something a flow meets in production.
+
+    >>> target_matches("create_*", "boot.create_instance")
+    True
+    """
+    short_name = atom_name.rpartition(".")[2]
+    if target == atom_name or target == short_name:
+        return True
+    return kind == "task" and (
+        fnmatch.fnmatchcase(atom_name, target) or fnmatch.fnmatchcase(short_name, target)
+    )
+
+
+#: Atom names, or a mapping of atom names to their kind ("task" or "retry").
+Atoms = Union[Mapping[str, str], Iterable[str]]
+
+
+def with_kinds(atoms: Atoms) -> list[tuple[str, str]]:
+    if isinstance(atoms, Mapping):
+        return list(atoms.items())
+    return [(name, "task") for name in atoms]
+
+
+def closest_name(wanted: str, names: Iterable[str]) -> str | None:
+    """The atom name most like ``wanted`` (comparing short names too), if any is close."""
+    candidates: dict[str, str] = {}
+    for name in names:
+        candidates.setdefault(name, name)
+        candidates.setdefault(name.rpartition(".")[2], name)
+    close = difflib.get_close_matches(wanted, list(candidates), n=1, cutoff=0.6)
+    return candidates[close[0]] if close else None
+
+
+def unmatched_message(
+    faults: Iterable[Fault], atoms: Atoms, origin_of: Callable[[Fault], str | None]
+) -> str | None:
+    """Say which ``faults`` name none of ``atoms`` (usually a typo), or None."""
+    kinds = with_kinds(atoms)
+    atom_names = [name for name, _ in kinds]
+    unmatched = [
+        fault for fault in faults if not any(fault.matches(name, kind) for name, kind in kinds)
+    ]
+    if not unmatched:
+        return None
+    lines = []
+    for fault in unmatched:
+        origin = origin_of(fault)
+        source = f" (from {origin})" if origin else ""
+        suggestion = closest_name(fault.target, atom_names)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        lines.append(
+            f"{fault!r}{source} targets {fault.target!r}, which names no atom of any "
+            f"flow run{hint}"
+        )
+    seen = ", ".join(atom_names) if atom_names else "none (no flow ran)"
+    return "\n".join(lines) + f"\natoms seen: {seen}"
