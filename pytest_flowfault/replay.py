@@ -24,20 +24,16 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib
-import importlib.machinery
-import importlib.util
 import io
 import keyword
-import sys
 import tokenize
-import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeGuard, cast, get_args
+from typing import NoReturn, get_args
 
 from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
 from pytest_flowfault.plan import Fault, FaultKind, FaultPlan
+from pytest_flowfault.resolve import Refused, exception_class_at, is_exception_class
 
 #: Fault's constructors: one classmethod per fault kind, as plan.py defines them.
 CONSTRUCTORS: tuple[str, ...] = tuple(
@@ -80,30 +76,6 @@ def parse_plan(
     FaultPlan(Fault.fail('attach', times=2))
     """
     return _Reader(text.strip(), origin, tuple(importable_from)).plan()
-
-
-# The slots behind module.__dict__ and cls.__dict__, taken from the builtin types: a
-# metaclass or module cannot put code of its own in the way.
-_MODULE_DICT = vars(types.ModuleType)["__dict__"]
-_CLASS_DICT = vars(type)["__dict__"]
-
-
-def _namespace(value: object) -> Mapping[str, object] | None:
-    """The own names of a module or class (no __getattr__, property or descriptor runs)."""
-    if _is_module(value):
-        return _MODULE_DICT.__get__(value)  # type: ignore[no-any-return]
-    if issubclass(type(value), type):
-        return _CLASS_DICT.__get__(value)  # type: ignore[no-any-return]
-    return None
-
-
-def _is_exception_class(value: object) -> TypeGuard[type[BaseException]]:
-    # type(value), not isinstance(): an object's own __class__ is never consulted.
-    return issubclass(type(value), type) and issubclass(cast(type, value), BaseException)
-
-
-def _is_module(value: object) -> bool:
-    return issubclass(type(value), types.ModuleType)
 
 
 def _mock_default() -> object:
@@ -291,7 +263,7 @@ class _Reader:
             if node.id == "InjectedFault":
                 return InjectedFault
             found = vars(builtins).get(node.id, _MISSING)
-            if _is_exception_class(found):
+            if is_exception_class(found):
                 return found
             if found is not _MISSING:
                 self.reject(node, "is not an exception class")
@@ -305,65 +277,10 @@ class _Reader:
         parts = self.dotted(node)
         if parts is None or parts[0] in _PLAN_NAMES or any(p.startswith("__") for p in parts):
             self.reject(node)
-        found = self.module(node, parts[0])
-        path = parts[0]
-        if found is _MISSING:
-            self.reject(node, f"names nothing: there is no module {path!r}")
-        for part in parts[1:]:
-            namespace = _namespace(found)
-            if namespace is None:
-                break
-            attribute = namespace.get(part, _MISSING)
-            if attribute is _MISSING and "__path__" in namespace and _is_module(found):
-                attribute = self.module(node, f"{path}.{part}")  # a submodule not imported yet
-            if attribute is _MISSING:
-                self.reject(node, f"names nothing: {path} has no attribute {part!r}")
-            found, path = attribute, f"{path}.{part}"
-        if path != ".".join(parts) or not _is_exception_class(found):
-            self.reject(node, f"is not an exception class ({path} is a {type(found).__name__})")
-        return found
-
-    def module(self, node: ast.expr, path: str) -> object:
-        """``sys.modules[path]``, imported first if it is the project's own; _MISSING if
-        there is no such module.
-
-        Importing runs the module's top-level code, as ``import`` in a conftest.py would; no
-        function of it is called, and nothing but an exception class is taken from it.
-        Finding it first runs none: its parents are imported already (resolved in order).
-        """
-        if path in sys.modules:
-            return sys.modules[path]
         try:
-            spec = importlib.util.find_spec(path)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None:
-            return _MISSING
-        if not self.owned(spec):
-            where = ", ".join(str(root) for root in self.importable_from) or "none given"
-            self.reject(
-                node,
-                f"names module {path!r}, which is not imported yet and is not the project's "
-                f"own (under {where}): replay imports no other module, since importing runs "
-                f"its code; import it in a conftest.py to replay its exception classes",
-            )
-        try:
-            return importlib.import_module(path)
-        except ModuleNotFoundError as problem:
-            if problem.name == path:
-                return _MISSING
-            self.reject(node, f"cannot be imported ({problem})")
-        except Exception as problem:
-            self.reject(node, f"cannot be imported ({type(problem).__name__}: {problem})")
-
-    def owned(self, spec: importlib.machinery.ModuleSpec) -> bool:
-        """Whether the module ``spec`` finds lives in one of the project's folders."""
-        places = [spec.origin] if spec.has_location and spec.origin else []
-        places += list(spec.submodule_search_locations or [])
-        return bool(places) and all(
-            any(Path(place).resolve().is_relative_to(root) for root in self.importable_from)
-            for place in places
-        )
+            return exception_class_at(parts, self.importable_from)
+        except Refused as refusal:
+            self.reject(node, str(refusal))
 
     @staticmethod
     def is_name(node: ast.expr, name: str) -> bool:
