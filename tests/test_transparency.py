@@ -124,7 +124,7 @@ def tenacity_task(layout: str, name: str, *, real_failures: int = 0) -> task.Tas
     ``real_failures`` calls and returns the attempt number tenacity counted."""
     decorate, statistics = LAYOUTS[layout]
 
-    class Flaky(task.Task):  # type: ignore[misc]
+    class Flaky(task.Task):
         default_provides = "attempt_number"
 
         def __init__(self) -> None:
@@ -143,7 +143,7 @@ def tenacity_task(layout: str, name: str, *, real_failures: int = 0) -> task.Tas
     return Flaky()
 
 
-class Introspecting(task.Task):  # type: ignore[misc]
+class Introspecting(task.Task):
     """A task whose execute and revert look at themselves while they run."""
 
     def __init__(self, name: str, *, fail: bool = False) -> None:
@@ -182,20 +182,20 @@ class CallableExecute:
         return value + self.owner.execute.calls
 
 
-class ObjectTask(task.Task):  # type: ignore[misc]
+class ObjectTask(task.Task):
     """A task whose execute is a callable object set before TaskFlow reads its signature."""
 
     def __init__(self, name: str) -> None:
-        self.execute = CallableExecute(self)
+        self.execute = CallableExecute(self)  # type: ignore[method-assign]
         super().__init__(name, provides="total")
         self.seen: dict[str, object] = {}
 
-    def execute(self, value: int) -> int:  # type: ignore[no-redef]
+    def execute(self, value: int) -> int:
         """Shadowed on every instance (and makes the class concrete for Task's ABC)."""
         raise NotImplementedError
 
 
-class CheckedTimes(retry.Times):  # type: ignore[misc]
+class CheckedTimes(retry.Times):
     """A retry controller with a decorated on_failure that looks at itself."""
 
     def __init__(self, attempts: int, name: str) -> None:
@@ -209,7 +209,7 @@ class CheckedTimes(retry.Times):  # type: ignore[misc]
         return super().on_failure(history, *args, **kwargs)
 
 
-class FailsOnce(task.Task):  # type: ignore[misc]
+class FailsOnce(task.Task):
     """A task whose real code fails on its first call only."""
 
     def __init__(self, name: str) -> None:
@@ -358,7 +358,7 @@ class TestWhatCodeSees:
         assert {k: v for k, v in bare_task.seen.items() if k not in differ} == {
             k: v for k, v in wrapped_task.seen.items() if k not in differ
         }
-        assert 1 == callable_execute.calls
+        assert 1 == callable_execute.calls  # type: ignore[attr-defined]
         assert callable_execute is vars(wrapped_task)["execute"]  # restored, not removed
 
     def test_decorated_retry_on_failure(self, engine: str) -> None:

@@ -68,7 +68,7 @@ class DeadlineWait(task.Task):
         raise TimeoutError("still building after 30 s")
 
 
-class SleepingTimes(retry.Times):  # type: ignore[misc]
+class SleepingTimes(retry.Times):
     """Octavia's SleepingRetryTimesController shape: sleep between attempts."""
 
     def __init__(self, attempts: int, interval: float, **kwargs: Any) -> None:
