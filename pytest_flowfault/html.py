@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_flowfault.report import EventRecord, Record, RunRecord
 from pytest_flowfault.run import event_text
-from pytest_flowfault.svg import BARS, DECISION, GREY, SLEEP, STATES, graph, timeline
+from pytest_flowfault.svg import BARS, DECISION, GREY, SLEEP, STATES, graph, labels_of, timeline
 
 TITLE = "pytest-flowfault resilience report"
 #: Runs shown open per test; the rest (unless they leaked) fold into one <details>.
@@ -231,9 +231,18 @@ def _run(run: RunRecord, key: str) -> str:
         + "</div>"
         + (f'<ul class="problems">{problems}</ul>' if problems else "")
         + (f"<figure>{graph(run)}</figure>" if run["atoms"] else "")
-        + f"<figure>{timeline(run)}</figure><details><summary>{len(events)} events</summary>"
-        f"{_event_table(events)}</details></div>"
+        + f"<figure>{timeline(run)}</figure>{_full_names(run)}"
+        f"<details><summary>{len(events)} events</summary>{_event_table(events)}</details></div>"
     )
+
+
+def _full_names(run: RunRecord) -> str:
+    folded = [(label, name) for name, label in labels_of(run).items() if label != name]
+    if not folded:
+        return ""
+    items = "".join(f"<li><code>{_e(label)}</code> = <code>{_e(name)}</code></li>"
+                    for label, name in folded)
+    return f'<details class="names"><summary>names in full</summary><ul>{items}</ul></details>'
 
 
 def _event_table(events: Sequence[EventRecord]) -> str:

@@ -6,6 +6,7 @@ Written by :mod:`pytest_flowfault.recorder`; judged by :mod:`pytest_flowfault.as
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from pytest_flowfault import assertions
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.targets import closest_name
+from pytest_flowfault.targets import closest_name, short_labels
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]
@@ -376,9 +377,15 @@ class FlowRun:
         )
 
 
+_NAME_COLUMN = 40  # characters: Octavia's names reach 125
+_WIDTH = 120  # characters a line of the full names below the table may take
+
+
 def format_timeline(run: FlowRun) -> str:
-    """Render a run as an aligned table, one event a row."""
-    name_width = max([len(event.name) for event in run.events] + [4])
+    """Render a run as an aligned table, one event a row; names longer than the atom
+    column are folded there and spelled out in full below the table."""
+    labels = short_labels((event.name for event in run.events), _NAME_COLUMN)
+    name_width = max([len(label) for label in labels.values()] + [4])
     lines = [
         f"flow {run.flow_name!r} on the {run.engine} engine ended {run.state}"
         + (f" with {describe_error(run.error)}" if run.error is not None else ""),
@@ -386,10 +393,18 @@ def format_timeline(run: FlowRun) -> str:
     ]
     for event in run.events:
         lines.append(
-            f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {event.name:<{name_width}}  "
+            f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {labels[event.name]:<{name_width}}  "
             + event.text
             + (" [injected]" if event.injected else "")
         )
+    folded = [(label, name) for name, label in labels.items() if label != name]
+    if folded:
+        lines.append("names in full:")
+        lines += [
+            textwrap.fill(f"{label} = {name}", _WIDTH, initial_indent="  ",
+                          subsequent_indent="    ")
+            for label, name in folded
+        ]
     sleeps = [event.seconds for event in run.events if event.seconds is not None]
     if sleeps:
         lines.append(f"virtual time: {sum(sleeps):g} s skipped in {len(sleeps)} sleeps")

@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from pytest_flowfault.report import EventRecord, RunRecord
+from pytest_flowfault.targets import short_labels
 
 GREY = ("#57606a", "#f6f8fa")
 #: state -> (badge and stroke colour, pale fill)
@@ -62,8 +63,15 @@ def _layers(run: RunRecord) -> tuple[list[Atom], dict[str, int]]:
     return ordered, layer
 
 
-def _short(name: str, limit: int = 30) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+def labels_of(run: RunRecord) -> dict[str, str]:
+    """The label each atom of ``run`` gets in the graph and the timeline (name -> label)."""
+    return _labels(_layers(run)[0])
+
+
+def _labels(atoms: Sequence[Atom]) -> dict[str, str]:
+    """Each atom's label: long names folded to their distinctive parts (the full name is
+    in the element's title, shown on hover, and in the run's list of full names)."""
+    return short_labels([str(atom["name"]) for atom in atoms], _LABEL)
 
 
 def _el(tag: str, content: str = "", **attrs: object) -> str:
@@ -95,29 +103,43 @@ def _note(atom: Atom) -> tuple[str, str, bool]:
 
 
 _BOX_H, _GAP_Y, _GAP_X, _PAD = 40, 14, 60, 10
+_LABEL = 34  # characters of an atom's label; longer names are folded
+_MAX_WIDTH = 1500  # px a flow graph may take before its columns wrap (a 1,600 px page)
 
 
 def graph(run: RunRecord) -> str:
-    """The flow graph: a box per atom, in columns by longest path, an arrow per dependency."""
+    """The flow graph: a box per atom, in columns by longest path, an arrow per dependency.
+
+    Columns that would not fit in :data:`_MAX_WIDTH` wrap into another band below.
+    """
     atoms, layer = _layers(run)
+    labels = _labels(atoms)
     columns: list[list[str]] = [[] for _ in range(max(layer.values()) + 1)]
     notes = {str(atom["name"]): _note(atom) for atom in atoms}
     for atom in atoms:
         columns[layer[str(atom["name"])]].append(str(atom["name"]))
-    height = max(map(len, columns)) * (_BOX_H + _GAP_Y) - _GAP_Y + 2 * _PAD
+    # 7.3 and 6.0 px: one character of the 12px monospace name and of the 10px note.
+    widths = [
+        max([150.0] + [max(len(labels[n]) * 7.3, len(notes[n][1]) * 6.0) + 24 for n in column])
+        for column in columns
+    ]
     boxes: dict[str, tuple[float, float, float]] = {}
-    x = float(_PAD)
-    for column in columns:
-        # 7.3 and 6.0 px: one character of the 12px monospace name and of the 10px note.
-        width = max([150.0] + [max(len(_short(n)) * 7.3, len(notes[n][1]) * 6.0) + 24
-                               for n in column])
-        top = (height - len(column) * (_BOX_H + _GAP_Y) + _GAP_Y) / 2
+    x, band_top, band_height, widest = float(_PAD), float(_PAD), 0.0, 0.0
+    for column, width in zip(columns, widths):
+        if x > _PAD and x + width > _MAX_WIDTH:  # wrap: a new band of columns below
+            widest = max(widest, x - _GAP_X)
+            x, band_top, band_height = float(_PAD), band_top + band_height + 2 * _GAP_Y, 0.0
         for n, name in enumerate(column):
-            boxes[name] = (x, top + n * (_BOX_H + _GAP_Y), width)
+            boxes[name] = (x, band_top + n * (_BOX_H + _GAP_Y), width)
+        band_height = max(band_height, len(column) * (_BOX_H + _GAP_Y) - _GAP_Y)
         x += width + _GAP_X
+    widest = max(widest, x - _GAP_X)
     parts = [_edge(boxes[before], boxes[after]) for before, after in run["dependencies"]]
-    parts += [_box(atom, boxes[str(atom["name"])], notes[str(atom["name"])]) for atom in atoms]
-    return _svg("graph", x - _GAP_X + _PAD, height, "flow graph", parts)
+    parts += [
+        _box(atom, boxes[str(atom["name"])], notes[str(atom["name"])], labels[str(atom["name"])])
+        for atom in atoms
+    ]
+    return _svg("graph", widest + _PAD, band_top + band_height + _PAD, "flow graph", parts)
 
 
 def _edge(start: tuple[float, float, float], end: tuple[float, float, float]) -> str:
@@ -132,7 +154,9 @@ def _edge(start: tuple[float, float, float], end: tuple[float, float, float]) ->
     )
 
 
-def _box(atom: Atom, place: tuple[float, float, float], note: tuple[str, str, bool]) -> str:
+def _box(
+    atom: Atom, place: tuple[float, float, float], note: tuple[str, str, bool], label: str
+) -> str:
     name, retry = str(atom["name"]), atom["kind"] == "retry"
     (bx, by, width), (state, text, leaked) = place, note
     stroke, fill = STATES.get(state, GREY)
@@ -146,7 +170,7 @@ def _box(atom: Atom, place: tuple[float, float, float], note: tuple[str, str, bo
     return _el(
         "g",
         _el("title", _e(f"{name} ({atom['kind']}): {text}")) + box
-        + _el("text", ("↻ " if retry else "") + _e(_short(name)), class_="m", y=by + 17,
+        + _el("text", ("↻ " if retry else "") + _e(label), class_="m", y=by + 17,
               font_size=12, **middle)
         + _el("text", _e(text), y=by + 32, font_size=10, fill=stroke, **middle),
         class_=f"atom {'retry' if retry else 'task'}",
@@ -162,7 +186,7 @@ class _Scale:
     total_ms: float
     lane_y: dict[str, int]
     height: int
-    label_w: int = 230
+    label_w: int = 270  # room for a label of _LABEL characters
     plot_w: int = 1000
     lane_h: int = 34
     top: int = 24
@@ -185,7 +209,8 @@ def timeline(run: RunRecord) -> str:
     atoms, _ = _layers(run)
     events = run["events"]
     scale = _scale(atoms, events)
-    parts = [_lane(atom, n, scale) for n, atom in enumerate(atoms)]
+    labels = _labels(atoms)
+    parts = [_lane(atom, n, scale, labels[str(atom["name"])]) for n, atom in enumerate(atoms)]
     parts += [_tick(n, scale) for n in range(round(scale.total_ms / scale.step) + 1)]
     parts += [_mark(e, scale) for e in events if e["kind"] in ("flow", "decision", "sleep")]
     parts += [_band(*phase, scale) for phase in _phases(events, scale.end)]
@@ -198,9 +223,9 @@ def timeline(run: RunRecord) -> str:
     return _svg("timeline", width, scale.height, f"timeline of {run['flow']}", parts)
 
 
-def _lane(atom: Atom, n: int, scale: _Scale) -> str:
+def _lane(atom: Atom, n: int, scale: _Scale, short: str) -> str:
     name, y, retry = str(atom["name"]), scale.lane_y[str(atom["name"])], atom["kind"] == "retry"
-    label = _el("title", _e(name)) + ("↻ " if retry else "") + _e(_short(name))
+    label = _el("title", _e(name)) + ("↻ " if retry else "") + _e(short)
     return _el(
         "g",
         _el("rect", x=0, y=y, width=scale.label_w + scale.plot_w + 10, height=scale.lane_h,

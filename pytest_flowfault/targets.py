@@ -74,3 +74,34 @@ def unmatched_message(
         )
     seen = ", ".join(atom_names) if atom_names else "none (no flow ran)"
     return "\n".join(lines) + f"\natoms seen: {seen}"
+
+
+def short_labels(names: Iterable[str], width: int) -> dict[str, str]:
+    """A label of at most ``width`` characters for each name, still telling them apart.
+
+    OpenStack names read ``ROLE-subflow-…-task``: a long name keeps its first part and as
+    much of its end as fits (``MASTER-…-octavia-cert-compute-create``), since the middle is
+    what sibling names share.
+    """
+    labels: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        labels[name] = name if len(name) <= width else _folded(name, width)
+    taken: dict[str, list[str]] = {}
+    for name, label in labels.items():
+        taken.setdefault(label, []).append(name)
+    for label, sharing in taken.items():
+        if len(sharing) > 1 and label not in sharing:  # folded alike: number them
+            for number, name in enumerate(sharing, start=1):
+                tag = f"~{number}"
+                labels[name] = _folded(name, width - len(tag)) + tag
+    return labels
+
+
+def _folded(name: str, width: int) -> str:
+    head, _, rest = name.partition("-")
+    tail = rest.split("-")
+    while tail and len(head) + 3 + len("-".join(tail)) > width:
+        tail.pop(0)
+    if head and tail and len(head) <= width // 3:
+        return f"{head}-…-{'-'.join(tail)}"
+    return "…" + name[-(width - 1):]

@@ -342,3 +342,33 @@ class TestWriteHtml:
         path = tmp_path / "reports" / "run 1" / "flowfault.html"
         write_html(path, report)
         assert page == path.read_bytes().decode("utf-8")
+
+
+class TestSixtyAtoms:
+    """Octavia's flows have 59 atoms with names up to 125 characters."""
+
+    def test_labels_are_folded_whole_and_the_graph_wraps(self, tmp_path: Path) -> None:
+        from taskflow.patterns import linear_flow, unordered_flow
+
+        from flowkit import Plain
+        from pytest_flowfault import run_flow
+        from pytest_flowfault.html import write_html
+        from pytest_flowfault.report import document, record_of_test
+
+        tail = "-octavia-create-amp-for-lb-subflow-octavia-compute-create-step-"
+        flow = linear_flow.Flow("lb")
+        for step in range(30):  # 30 layers of two roles: one very wide graph unwrapped
+            flow.add(unordered_flow.Flow(f"s{step}").add(
+                *(Plain(f"{role}{tail}{step:02d}", provides=f"{role}{step}")
+                  for role in ("MASTER", "BACKUP"))
+            ))
+        run = run_flow(flow)
+        record = record_of_test(nodeid="t", outcome="passed", seed=0, faults=[],
+                                matched_faults=[], runs=[run])
+        path = tmp_path / "r.html"
+        write_html(path, document([record], seed=0, command_line_faults=[]))
+        page = path.read_text()
+        assert "MASTER-…-compute-create-step-07" in page
+        assert f"<code>MASTER-…-compute-create-step-07</code> = <code>MASTER{tail}07</code>" in page
+        graph_width = int(page.split('<svg class="graph"')[1].split('width="')[1].split('"')[0])
+        assert graph_width <= 1510

@@ -161,3 +161,43 @@ class TestEventText:
         """Event.text spells the error the way every report does."""
         event = Event(0, 0.0, "execute", "a", "raised", attempt=1, error=ValueError("x"))
         assert "execute attempt 1: raised ValueError('x')" == event.text
+
+
+class TestLongNames:
+    """OpenStack names (``ROLE-subflow-…-task``) reach 125 characters."""
+
+    ROLES = ("MASTER", "BACKUP")
+    TAIL = "-octavia-create-amp-for-lb-subflow-octavia-cert-compute-create"
+
+    def test_the_atom_column_folds_shared_middles_and_spells_names_out_below(self) -> None:
+        from flowkit import Plain
+        from taskflow.patterns import unordered_flow
+
+        from pytest_flowfault import run_flow
+
+        flow = unordered_flow.Flow("lb").add(
+            *(Plain(role + self.TAIL, provides=role) for role in self.ROLES)
+        )
+        text = run_flow(flow).timeline()
+        rows = [line for line in text.splitlines() if "execute attempt 1: ok" in line]
+        assert {
+            "MASTER-…-octavia-cert-compute-create", "BACKUP-…-octavia-cert-compute-create"
+        } == {row.split()[2] for row in rows}
+        assert all(len(row) <= 100 for row in rows)
+        assert text.endswith(
+            "names in full:\n"
+            f"  BACKUP-…-octavia-cert-compute-create = BACKUP{self.TAIL}\n"
+            f"  MASTER-…-octavia-cert-compute-create = MASTER{self.TAIL}"
+        ) or text.endswith(
+            "names in full:\n"
+            f"  MASTER-…-octavia-cert-compute-create = MASTER{self.TAIL}\n"
+            f"  BACKUP-…-octavia-cert-compute-create = BACKUP{self.TAIL}"
+        )
+
+    def test_labels_stay_distinct_when_folding_makes_them_alike(self) -> None:
+        from pytest_flowfault.targets import short_labels
+
+        names = ["A-" + "x" * 50 + "-same-end", "A-" + "y" * 50 + "-same-end"]
+        labels = short_labels(names, 30)
+        assert 2 == len(set(labels.values()))
+        assert all(len(label) <= 30 for label in labels.values())
