@@ -14,9 +14,9 @@ from pytest_flowfault.plan import (
     FaultPlan,
     crash_point,
 )
-from pytest_flowfault.run import FlowRun, not_injected_message
+from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
-from pytest_flowfault.targets import unmatched_message
+from pytest_flowfault.targets import not_injected_message, unmatched_message
 from pytest_flowfault.values import ExceptionSpec
 
 if TYPE_CHECKING:

@@ -17,7 +17,16 @@ from typing import Any
 
 from pytest_flowfault.report import EventRecord, Record, RunRecord
 from pytest_flowfault.run import event_text
-from pytest_flowfault.svg import BARS, DECISION, GREY, SLEEP, STATES, graph, labels_of, timeline
+from pytest_flowfault.svg import (
+    BARS,
+    DECISION,
+    GREY,
+    SLEEP,
+    STATES,
+    graph,
+    labels_of,
+    timeline,
+)
 
 TITLE = "pytest-flowfault resilience report"
 #: Runs shown open per test; the rest (unless they leaked) fold into one <details>.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -128,28 +128,6 @@ class NotInjected:
     fault: Fault
     atom: str
     reason: str
-
-
-def not_injected_message(
-    plan: FaultPlan, runs: Iterable[FlowRun], origin_of: Callable[[Fault], str | None]
-) -> str | None:
-    """Say which faults of ``plan`` matched atoms of ``runs`` they could not fire on, or None."""
-    wanted = set(plan)
-    missed: dict[tuple[Fault, str, str], list[str]] = {}
-    for run in runs:
-        for miss in run.not_injected:
-            if miss.fault in wanted:
-                atoms = missed.setdefault((miss.fault, run.flow_name, miss.reason), [])
-                atoms.extend([] if miss.atom in atoms else [miss.atom])
-    lines = []
-    for (fault, flow_name, reason), atoms in missed.items():
-        origin = origin_of(fault)
-        source = f" (from {origin})" if origin else ""
-        names = ", ".join(repr(atom) for atom in atoms)
-        lines.append(
-            f"{fault!r}{source} cannot be injected into {names} of flow {flow_name!r}: {reason}"
-        )
-    return "\n".join(lines) or None
 
 
 @dataclass(frozen=True, repr=False)

@@ -15,8 +15,8 @@ from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.run import FlowRun, RunInfo, not_injected_message
-from pytest_flowfault.targets import unmatched_message
+from pytest_flowfault.run import FlowRun, RunInfo
+from pytest_flowfault.targets import not_injected_message, unmatched_message
 from pytest_flowfault.values import Action
 
 

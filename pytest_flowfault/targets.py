@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from pytest_flowfault.plan import Fault
+    from pytest_flowfault.run import FlowRun
 
 def target_matches(target: str, atom_name: str, kind: str = "task") -> bool:
     """Whether ``target`` names the atom called ``atom_name``.
@@ -74,6 +75,28 @@ def unmatched_message(
         )
     seen = ", ".join(atom_names) if atom_names else "none (no flow ran)"
     return "\n".join(lines) + f"\natoms seen: {seen}"
+
+
+def not_injected_message(
+    faults: Iterable[Fault], runs: Iterable[FlowRun], origin_of: Callable[[Fault], str | None]
+) -> str | None:
+    """Say which ``faults`` matched atoms of ``runs`` they could not fire on, or None."""
+    wanted = set(faults)
+    missed: dict[tuple[Fault, str, str], list[str]] = {}
+    for run in runs:
+        for miss in run.not_injected:
+            if miss.fault in wanted:
+                atoms = missed.setdefault((miss.fault, run.flow_name, miss.reason), [])
+                atoms.extend([] if miss.atom in atoms else [miss.atom])
+    lines = []
+    for (fault, flow_name, reason), atoms in missed.items():
+        origin = origin_of(fault)
+        source = f" (from {origin})" if origin else ""
+        names = ", ".join(repr(atom) for atom in atoms)
+        lines.append(
+            f"{fault!r}{source} cannot be injected into {names} of flow {flow_name!r}: {reason}"
+        )
+    return "\n".join(lines) or None
 
 
 def short_labels(names: Iterable[str], width: int) -> dict[str, str]:
