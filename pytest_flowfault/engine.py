@@ -321,7 +321,10 @@ def _atom_info(atom: Any, kind: str, graph: Any) -> AtomInfo:
         has_revert = type(atom).revert is not Atom.revert
     # The compiler marks every node under a retry controller with the nearest one.
     retry = graph.nodes[atom].get("retry")
-    return AtomInfo(atom.name, kind, has_revert, retry.name if retry is not None else None)  # type: ignore[arg-type]
+    class_path = f"{type(atom).__module__}.{type(atom).__qualname__}"
+    return AtomInfo(
+        atom.name, kind, has_revert, retry.name if retry is not None else None, class_path  # type: ignore[arg-type]
+    )
 
 
 def _dependencies(graph: Any, atoms: list[Any]) -> tuple[tuple[str, str], ...]:

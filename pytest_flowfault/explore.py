@@ -23,16 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault.assertions import (
-    compensation_problems,
-    lost_results,
-    successful_executions,
-)
+from pytest_flowfault.assertions import lost_results, successful_executions
 from pytest_flowfault.catalog import SWEEP_KINDS
 from pytest_flowfault.errors import SweepError
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
+from pytest_flowfault.verdict import compensation_problems
 
 Check = Callable[[FlowRun], object]
 

@@ -327,7 +327,7 @@ def _test_seed(base: int, nodeid: str) -> int:
 def _strict_problem(item: pytest.Item, state: _TestState) -> str | None:
     if not item.config.stash[_SETTINGS].strict:
         return None
-    from pytest_flowfault.assertions import compensation_problems
+    from pytest_flowfault.verdict import compensation_problems
 
     problems = []
     for number, run in enumerate(state.fixture.runs, start=1):

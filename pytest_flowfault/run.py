@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_flowfault import assertions
+from pytest_flowfault import assertions, verdict
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.targets import closest_name, short_labels
@@ -112,13 +112,15 @@ class ResumePoint:
 
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
-    """An atom of the run's flow: its name, kind, whether its revert does anything, and
-    the retry controller nearest above it (None when no retry controller covers it)."""
+    """An atom of the run's flow: its name, kind, whether its revert does anything, the
+    retry controller nearest above it (None when no retry controller covers it), and its
+    class's dotted path (empty when unknown, as for a run rebuilt from storage)."""
 
     name: str
     kind: AtomKind
     has_revert: bool
     retry: str | None = None
+    class_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,13 +229,13 @@ class FlowRun:
         return self._spans.get((self.atom(name).name, action), ())
 
     @functools.cached_property
-    def verdict(self) -> assertions.RunVerdict:
+    def verdict(self) -> verdict.RunVerdict:
         """The run's verdict and each atom's, computed by the checks once, on first use.
 
         >>> run.verdict.compensated, run.verdict.atom("make").verdict  # doctest: +SKIP
         (False, 'not undone')
         """
-        return assertions.verdict_of(self)
+        return verdict.verdict_of(self)
 
     def calls(self, name: str, action: Literal["execute", "revert"]) -> tuple[Event, ...]:
         """The events that ended each ``execute`` or ``revert`` call of an atom."""
@@ -307,15 +309,20 @@ class FlowRun:
         __tracebackhide__ = True
         assertions.fail_if(assertions.check_order(self, names))
 
-    def assert_compensated(self, strict: bool = False) -> None:
+    def assert_compensated(
+        self, strict: bool = False, nothing_to_undo: Iterable[str | type] = ()
+    ) -> None:
         """Fail unless the run failed and every task that had completed was reverted.
 
         Reverts must succeed (no REVERT_FAILURE) and run consumers before producers.
         With ``strict=True`` a completed task whose revert is TaskFlow's no-op default
-        fails too: whatever it created is still there.
+        fails too: whatever it created is still there, unless ``nothing_to_undo`` names
+        it (targets, or task classes or their dotted paths): a task that creates nothing.
         """
         __tracebackhide__ = True
-        assertions.fail_if(assertions.check_compensated(self, strict=strict))
+        assertions.fail_if(
+            assertions.check_compensated(self, strict=strict, nothing_to_undo=nothing_to_undo)
+        )
 
     def assert_resumed(self) -> None:
         """Fail unless this run resumed a crashed or suspended run and then succeeded."""

@@ -6,12 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from flowkit import Boom, Log, NoRevertStep, Step
 from taskflow import retry
 from taskflow.patterns import linear_flow
 
-from flowkit import Boom, Log, NoRevertStep, Step
-from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
-from pytest_flowfault import assertions
+from pytest_flowfault import Fault, FaultPlan, FlowRun, assertions, run_flow, verdict
 from pytest_flowfault.session import Session
 
 
@@ -228,18 +227,18 @@ class TestVerdictOf:
     def test_computed_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The verdict is stored: asking again, or through the checks, judges no more."""
         calls = []
-        judge = assertions.verdict_of
+        judge = verdict.verdict_of
 
-        def counting(run: FlowRun) -> assertions.RunVerdict:
+        def counting(run: FlowRun) -> verdict.RunVerdict:
             calls.append(run)
             return judge(run)
 
-        monkeypatch.setattr(assertions, "verdict_of", counting)
+        monkeypatch.setattr(verdict, "verdict_of", counting)
         run = run_flow(steps("a", boom=True))
         first = run.verdict
         run.assert_compensated()
         run.assert_compensated(strict=True)
-        assertions.compensation_problems(run)
+        verdict.compensation_problems(run)
         assert ([run], first) == (calls, run.verdict)
         assert first is run.verdict
 
@@ -249,8 +248,8 @@ class TestCompensationProblems:
         """compensation_problems() gives the verdict's problems, strict or not."""
         run = run_flow(linear_flow.Flow("f").add(NoRevertStep("keep"), Boom("boom")))
         assert ([], list(run.verdict.strict_problems)) == (
-            assertions.compensation_problems(run),
-            assertions.compensation_problems(run, strict=True),
+            verdict.compensation_problems(run),
+            verdict.compensation_problems(run, strict=True),
         )
         assert 1 == len(run.verdict.strict_problems)
 
@@ -262,3 +261,42 @@ class TestFailIf:
         with pytest.raises(AssertionError) as raised:
             assertions.fail_if("wrong")
         assert "wrong" == str(raised.value)
+
+
+class TestNothingToUndo:
+    """A task that creates nothing needs no revert: say so, by name, pattern or class."""
+
+    def run(self) -> FlowRun:
+        return run_flow(
+            linear_flow.Flow("f").add(NoRevertStep("lookup-subnet"), NoRevertStep("keep"),
+                                      Boom("boom"))
+        )
+
+    def test_named_tasks_are_excused_others_are_not(self) -> None:
+        run = self.run()
+        with pytest.raises(AssertionError) as failed:
+            run.assert_compensated(strict=True, nothing_to_undo=["lookup-*"])
+        text = str(failed.value)
+        assert "'keep' completed but has no revert of its own" in text
+        assert "'lookup-subnet'" not in text.split("\n\n")[0]
+        run.assert_compensated(strict=True, nothing_to_undo=["lookup-*", "keep"])
+
+    def test_a_task_class_or_its_dotted_path(self) -> None:
+        run = self.run()
+        run.assert_compensated(strict=True, nothing_to_undo=[NoRevertStep])
+        run.assert_compensated(strict=True, nothing_to_undo=["flowkit.NoRevertStep"])
+        run.assert_compensated(strict=True, nothing_to_undo=["NoRevertStep"])
+
+    def test_without_strict_it_is_refused(self) -> None:
+        with pytest.raises(TypeError) as refused:
+            self.run().assert_compensated(nothing_to_undo=["keep"])
+        assert (
+            "nothing_to_undo only matters with strict=True: without it, a task with no revert "
+            "of its own is not a problem anyway"
+        ) == str(refused.value)
+
+    @pytest.mark.parametrize("bad", [[3], [""], [None]])
+    def test_bad_targets_are_named(self, bad: list[object]) -> None:
+        with pytest.raises(TypeError, match=r"^nothing_to_undo: give atom names, patterns or "
+                           r"task classes \(or their dotted paths\), got "):
+            self.run().assert_compensated(strict=True, nothing_to_undo=bad)  # type: ignore[arg-type]
