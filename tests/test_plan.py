@@ -332,3 +332,15 @@ class TestRetryTargets:
         """A pattern that only fits a retry's name matches nothing."""
         plan = FaultPlan(Fault.fail("*_retry"), Fault.fail("boot_retry"))
         assert (Fault.fail("*_retry"),) == plan.unmatched({"boot_retry": "retry"})
+
+
+class TestValueEquality:
+    def test_equal_sets_make_equal_faults_whatever_their_order(self) -> None:
+        """{5, -3} and {-3, 5} print in different orders but are one value (seen by a
+        Hypothesis round trip through replay)."""
+        first, second = Fault.side_effect("a", [{5, -3}]), Fault.side_effect("a", [{-3, 5}])
+        assert (first, hash(first)) == (second, hash(second))
+
+    def test_nested_containers_compare_by_value(self) -> None:
+        assert Fault.side_effect("a", [[1, {2: {3}}]]) == Fault.side_effect("a", [[1, {2: {3}}]])
+        assert Fault.side_effect("a", [[1, 2]]) != Fault.side_effect("a", [(1, 2)])
