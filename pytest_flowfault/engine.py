@@ -252,7 +252,9 @@ def intercepting(session: Session) -> Iterator[Session]:
     """Fault and record every TaskFlow engine run in the process with ``session``.
 
     Nested sessions stack: the innermost one gets the runs. The engine class is
-    restored when the last session ends, also on errors and interrupts.
+    restored when the last session ends, also on errors and interrupts, and when the
+    context manager is dropped without being exited (its generator is closed when it is
+    garbage-collected, which runs the ``finally``).
     """
     with _active_lock:
         if not _active_sessions:
@@ -262,7 +264,11 @@ def intercepting(session: Session) -> Iterator[Session]:
         yield session
     finally:
         with _active_lock:
-            _active_sessions.remove(session)
+            # The latest entry of this very session; one already gone is no reason to
+            # leave the engine class patched.
+            found = [n for n, active in enumerate(_active_sessions) if active is session]
+            if found:
+                del _active_sessions[found[-1]]
             if not _active_sessions:
                 ActionEngine.run_iter = _ORIGINAL_RUN_ITER
 

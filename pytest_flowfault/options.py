@@ -70,6 +70,9 @@ def seed(value: str) -> int | Literal["last"]:
 
 def report_path(value: str) -> Path:
     """Parse a report file name ending in .json or .html (an ``argparse`` type)."""
+    if "\0" in value:
+        # No file name holds one; pathlib only says so (ValueError) when the file is written.
+        raise argparse.ArgumentTypeError(f"{value!r} holds a NUL byte, which no file name can")
     path = Path(value)
     if path.suffix not in REPORT_SUFFIXES:
         raise argparse.ArgumentTypeError(

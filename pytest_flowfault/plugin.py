@@ -9,7 +9,6 @@ fixture or marker, or when faults were given on the command line or in the ini f
 from __future__ import annotations
 
 import argparse
-import shlex
 import zlib
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
@@ -21,7 +20,12 @@ import pytest
 from pytest_flowfault import hookspecs, marker, options
 from pytest_flowfault.errors import InvalidMarker, RedisServerError
 from pytest_flowfault.settings import Settings, read_settings
-from pytest_flowfault.writer import ReportWriter, junit_properties
+from pytest_flowfault.writer import (
+    ReportWriter,
+    failure_section,
+    junit_properties,
+    strict_problem,
+)
 
 if TYPE_CHECKING:
     from pytest_flowfault.fixture import FlowFault
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.run import FlowRun  # noqa: F401  (in a StashKey's string)
 
 
-@dataclass
+@dataclass(eq=False)
 class _TestState:
     fixture: FlowFault
     stack: ExitStack
@@ -42,6 +46,8 @@ _SETTINGS = pytest.StashKey[Settings]()
 _STATE = pytest.StashKey[_TestState]()
 _VARIANT = pytest.StashKey["FaultPlan"]()  # set while a sweep variant of the item runs
 _BASELINE = pytest.StashKey["tuple[FlowRun, ...]"]()  # the runs a sweep explores
+_OPEN = pytest.StashKey["list[_TestState]"]()  # on the config: sessions not yet closed
+_BROKEN = pytest.StashKey[bool]()  # the plugin failed the item's setup (a bad marker, ...)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker.MARKER_HELP)
     settings = read_settings(config)
     config.stash[_SETTINGS] = settings
+    config.stash[_OPEN] = []
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(settings.seed), "flowfault-xdist")
     if not hasattr(config, "workerinput"):
@@ -135,8 +142,18 @@ def flowfault_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
-    """``--flowfault-sweep``: after a passing test, run it again once per fault point."""
-    result = yield
+    """``--flowfault-sweep``: after a passing test, run it again once per fault point.
+
+    The item's session is closed here at the latest: a ``KeyboardInterrupt`` skips the
+    teardown, and TaskFlow must not stay patched for the rest of the process.
+    """
+    try:
+        result = yield
+    finally:
+        state = item.stash.get(_STATE, None)
+        if state is not None:
+            del item.stash[_STATE]
+            _close(item.config, state)
     baseline = item.stash.get(_BASELINE, None)
     if baseline and _VARIANT not in item.stash:
         from pytest_flowfault.explore import fault_points_of
@@ -151,6 +168,15 @@ def pytest_runtest_protocol(
             if _VARIANT in item.stash:
                 del item.stash[_VARIANT]
     return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _close_all(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _close_all(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -173,10 +199,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     state = item.stash.get(_STATE, None)
     if state is not None:
         fixture = state.fixture
+        strict = item.config.stash[_SETTINGS].strict
         problem = (
             fixture.unmatched_problem()
             or fixture.not_injected_problem()
-            or _strict_problem(item, state)
+            or (strict_problem(fixture.runs) if strict else None)
         )
         if problem is not None:
             pytest.fail(problem, pytrace=False)
@@ -190,7 +217,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
     finally:
         state = item.stash.get(_STATE, None)
         if state is not None:
-            state.stack.close()
+            _close(item.config, state)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -205,6 +232,10 @@ def pytest_runtest_makereport(
         record = _record(item, state, nodeid, variant)
         item.user_properties.extend(junit_properties(record["runs"]))
     report = yield
+    if state is None and call.when == "teardown" and item.stash.get(_BROKEN, False):
+        # No session was made, but the test is in every report, as an error.
+        del item.stash[_BROKEN]
+        report.flowfault = _record(item, None, nodeid, variant)  # type: ignore[attr-defined]
     if variant is not None:
         # Renamed where it is logged (ReportWriter): xdist's worker insists that a report
         # carries its scheduled item's node id.
@@ -214,7 +245,11 @@ def pytest_runtest_makereport(
     if state is not None:
         state.outcome = _outcome(report, state.outcome)
         if report.failed and call.when != "teardown":
-            report.sections.append(("flowfault", _failure_section(item, state, variant)))
+            settings = item.config.stash[_SETTINGS]
+            section = failure_section(
+                item.nodeid, state.fixture, settings.seed, settings.reproduce, variant
+            )
+            report.sections.append(("flowfault", section))
         if record is not None:
             record["outcome"] = state.outcome
             # A plain attribute of builtins: xdist ships it to the controller with the report.
@@ -261,8 +296,32 @@ class _XdistHooks:
         node.workerinput["flowfault_seed"] = self.seed
 
 
+def _close(config: pytest.Config, state: _TestState) -> None:
+    """End a test's session: TaskFlow and ``time`` as they were (idempotent)."""
+    still_open = config.stash.get(_OPEN, [])
+    if state in still_open:
+        still_open.remove(state)
+    state.stack.close()
+
+
+def _close_all(config: pytest.Config) -> None:
+    """End every session still open (a test interrupted before its teardown)."""
+    still_open = config.stash.get(_OPEN, [])
+    while still_open:
+        _close(config, still_open[-1])
+
+
 def _start(item: pytest.Item) -> _TestState:
-    """Give ``item`` a fault session, active until its teardown ends."""
+    """Give ``item`` a fault session, active until its teardown ends; if the plugin
+    fails the setup instead (a malformed marker), the item is still reported."""
+    try:
+        return _started(item)
+    except (Exception, pytest.fail.Exception):
+        item.stash[_BROKEN] = True
+        raise
+
+
+def _started(item: pytest.Item) -> _TestState:
     from pytest_flowfault.engine import intercepting
     from pytest_flowfault.fixture import FlowFault
     from pytest_flowfault.session import Session
@@ -309,8 +368,9 @@ def _start(item: pytest.Item) -> _TestState:
         fixture.put_in_force(chaos, "@pytest.mark.flowfault(chaos=...)")
     stack = ExitStack()
     stack.callback(session.close)
-    stack.enter_context(intercepting(session))
     state = item.stash[_STATE] = _TestState(fixture, stack)
+    item.config.stash[_OPEN].append(state)
+    stack.enter_context(intercepting(session))
     return state
 
 
@@ -324,40 +384,27 @@ def _test_seed(base: int, nodeid: str) -> int:
     return base + zlib.crc32(nodeid.encode())
 
 
-def _strict_problem(item: pytest.Item, state: _TestState) -> str | None:
-    if not item.config.stash[_SETTINGS].strict:
-        return None
-    from pytest_flowfault.verdict import compensation_problems
-
-    problems = []
-    for number, run in enumerate(state.fixture.runs, start=1):
-        found = [] if run.succeeded else compensation_problems(run)
-        if found:
-            listed = "\n".join(f"  - {problem}" for problem in found)
-            problems.append(
-                f"run {number} (flow {run.flow_name!r}) ended {run.state} and was not "
-                f"compensated:\n{listed}\n\n{run.timeline()}"
-            )
-    if not problems:
-        return None
-    return "--flowfault-strict: " + "\n\n".join(problems)
-
-
 def _record(
-    item: pytest.Item, state: _TestState, nodeid: str, variant: FaultPlan | None
+    item: pytest.Item, state: _TestState | None, nodeid: str, variant: FaultPlan | None
 ) -> Record:
+    """The test's record; without a state, that of a test the plugin could not set up."""
     from pytest_flowfault.report import record_of_test
 
-    fixture = state.fixture
+    fixture = state.fixture if state is not None else None
     return record_of_test(
         nodeid=nodeid,
         test=item.nodeid,
         variant=repr(variant) if variant is not None else None,
-        outcome=state.outcome,
-        seed=fixture.seed,
-        faults=[repr(fault) for fault in fixture.plan],
-        matched_faults=[repr(fault) for fault in fixture.matched_faults()],
-        runs=fixture.runs,
+        outcome=state.outcome if state is not None else "error",
+        seed=(
+            fixture.seed if fixture is not None
+            else _test_seed(item.config.stash[_SETTINGS].seed, item.nodeid)
+        ),
+        faults=[repr(fault) for fault in fixture.plan] if fixture is not None else [],
+        matched_faults=(
+            [repr(fault) for fault in fixture.matched_faults()] if fixture is not None else []
+        ),
+        runs=fixture.runs if fixture is not None else (),
     )
 
 
@@ -367,21 +414,3 @@ def _outcome(report: pytest.TestReport, previous: str) -> str:
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed"
     return report.outcome
-
-
-def _failure_section(item: pytest.Item, state: _TestState, variant: FaultPlan | None) -> str:
-    """Faults in force, every run's timeline, and one line that reproduces the test."""
-    fixture = state.fixture
-    settings = item.config.stash[_SETTINGS]
-    lines = ["faults in force:"]
-    lines += [f"  {fault!r}  (from {fixture.origin(fault)})" for fault in fixture.plan]
-    if not fixture.plan:
-        lines.append("  none")
-    for number, run in enumerate(fixture.runs, start=1):
-        lines += ["", f"run {number} of {len(fixture.runs)}:", run.timeline()]
-    reproduce = ["pytest", shlex.quote(item.nodeid), f"--flowfault-seed={settings.seed}"]
-    reproduce += settings.reproduce
-    if variant is not None:
-        reproduce.append(shlex.quote(f"--flowfault-replay={variant!r}"))
-    lines += ["", "reproduce: " + " ".join(reproduce)]
-    return "\n".join(lines)

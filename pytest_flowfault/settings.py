@@ -6,6 +6,7 @@ Bad values are usage errors that name the option or ini key they came from.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shlex
@@ -80,6 +81,9 @@ def read_settings(config: pytest.Config) -> Settings:
         _from_ini(options.report_path, config, "flowfault_report", value)
         for value in config.getini("flowfault_report")
     )
+    if not hasattr(config, "workerinput"):  # the controller writes them
+        source = "--flowfault-report" if option.flowfault_report else "ini key flowfault_report"
+        _check_reports(reports, source, config.invocation_params.dir)
     strict = _flag(config, "flowfault_strict") or bool(option.flowfault_strict)
     if strict:
         reproduce.append("--flowfault-strict")
@@ -102,6 +106,42 @@ def read_settings(config: pytest.Config) -> Settings:
         replay=replay,
         replay_by_test=replay_by_test,
     )
+
+
+def _check_reports(reports: tuple[Path, ...], source: str, directory: Path) -> None:
+    """What can be known before the tests run: each report (and the counterexamples file
+    next to the first) can be created where it is asked for."""
+    for number, written in enumerate(reports):
+        path = directory / written
+        problem = _unwritable(path)
+        counterexamples = path.with_name(f"{path.stem}.counterexamples.json")
+        if problem is None and number == 0:
+            problem = _unwritable(counterexamples)
+            if problem is not None:
+                problem = f"the counterexamples file written next to it cannot be: {problem}"
+        if problem is not None:
+            raise pytest.UsageError(f"{source}={str(written)!r}: {problem}")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why no file can be written at ``path`` (nothing is created to find out), or None."""
+    try:
+        if path.is_dir():
+            return f"{path} is a directory; name a file in it, e.g. {path / 'report.json'}"
+        if path.exists():
+            writable = os.access(path, os.W_OK)
+            return None if writable else f"the file {path} cannot be written (permission denied)"
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            return f"{parent} is a file, not a directory, so nothing can be created in it"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"the directory {parent} cannot be written (permission denied)"
+    except (OSError, ValueError) as problem:  # a name too long, a NUL byte, ...
+        reason = problem.strerror if isinstance(problem, OSError) else None
+        return f"{path} cannot be a file's name ({reason or problem})"
+    return None
 
 
 def _replay(value: str | None, root: Path) -> tuple[FaultPlan | None, dict[str, FaultPlan]]:
