@@ -88,6 +88,12 @@ def value_key(value: object) -> object:
         return (type(value), tuple(value_key(argument) for argument in value.args))
     if isinstance(value, float) and value != value:
         return ("nan",)  # NaN is not equal to itself
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(value_key(item) for item in value))
+    if isinstance(value, (set, frozenset)):  # equal sets may list their items in any order
+        return (type(value), frozenset(value_key(item) for item in value))
+    if isinstance(value, dict):
+        return (dict, frozenset((value_key(k), value_key(v)) for k, v in value.items()))
     try:
         hash(value)
     except TypeError:
