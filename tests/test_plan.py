@@ -332,3 +332,11 @@ class TestRetryTargets:
         """A pattern that only fits a retry's name matches nothing."""
         plan = FaultPlan(Fault.fail("*_retry"), Fault.fail("boot_retry"))
         assert (Fault.fail("*_retry"),) == plan.unmatched({"boot_retry": "retry"})
+
+
+class TestSideEffectEquality:
+    def test_equal_sets_and_dicts_in_any_order_are_equal_faults(self) -> None:
+        """Equal containers make equal faults with equal hashes, whatever their item order."""
+        first = Fault.side_effect("a", [{5, -3}, {"x": 1, "y": [2]}])
+        second = Fault.side_effect("a", [{-3, 5}, {"y": [2], "x": 1}])
+        assert (first, hash(first)) == (second, hash(second))
