@@ -25,12 +25,15 @@ def engine_names() -> tuple[str, ...]:
     return tuple(sorted(entry.name for entry in entry_points(group="taskflow.engines")))
 
 
-def check_engine_name(engine: object) -> None:
-    """Raise ``ValueError`` naming the engines there are, unless ``engine`` is one."""
+def check_engine_name(engine: object, api: str = "") -> None:
+    """Raise ``ValueError`` naming the engines there are, unless ``engine`` is one;
+    ``api`` (``"run_flow()"``) names the call that was given it."""
     known = engine_names()
     if not isinstance(engine, str) or engine not in known:
         suggestion = closest_name(engine, known) if isinstance(engine, str) else None
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        raise ValueError(
-            f"engine={engine!r} is not a TaskFlow engine; use one of {', '.join(known)}{hint}"
+        given = (
+            f"{api.removesuffix('()')}(engine={engine!r}): not" if api
+            else f"engine={engine!r} is not"
         )
+        raise ValueError(f"{given} a TaskFlow engine; use one of {', '.join(known)}{hint}")

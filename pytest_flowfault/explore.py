@@ -23,9 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_flowfault.arguments import (
+    check_bool,
+    check_engine_options,
+    check_store,
+    check_sweep_options,
+    flow_problem,
+    short_repr,
+)
 from pytest_flowfault.assertions import lost_results, successful_executions
-from pytest_flowfault.catalog import SWEEP_KINDS
+from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.errors import SweepError
+from pytest_flowfault.persist import check_backend
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
@@ -158,17 +167,6 @@ def crash_verdict(resumed: FlowRun) -> str | None:
     return "; ".join(problems) or None
 
 
-def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(kinds))  # a kind named twice is still one kind
-    unknown = [kind for kind in chosen if kind not in SWEEP_KINDS]
-    if isinstance(kinds, str) or not chosen or unknown:
-        raise ValueError(
-            f"kinds={kinds!r}: use a tuple of {', '.join(SWEEP_KINDS)}, e.g. "
-            f"('transient', 'permanent')"
-        )
-    return chosen
-
-
 def single_points(
     baseline: FlowRun, kinds: Sequence[str]
 ) -> tuple[list[FaultPoint], dict[str, int], int]:
@@ -208,9 +206,7 @@ def sweep_flow(
     strict: bool = False,
 ) -> SweepReport:
     """Sweep with ``run(plan)`` doing the engine runs (a fresh flow each time)."""
-    chosen = check_kinds(kinds)
-    if isinstance(max_faults, bool) or not isinstance(max_faults, int) or max_faults not in (1, 2):
-        raise ValueError(f"max_faults={max_faults!r}: a sweep explores 1 or 2 faults at a time")
+    chosen = check_sweep_options(kinds, max_faults, check, strict, "sweep_flow()")
     baseline = run(FaultPlan())
     if not baseline.succeeded:
         raise SweepError(
@@ -249,7 +245,7 @@ def sweep_flow(
 def sweep(
     make_flow: Callable[[], Any],
     *,
-    store: dict[str, Any] | None = None,
+    store: Mapping[str, Any] | None = None,
     engine: str = "serial",
     kinds: Iterable[str] = ("transient", "permanent"),
     max_faults: int = 1,
@@ -258,6 +254,7 @@ def sweep(
     backend: Any = None,
     directory: Callable[[], Path] | None = None,
     virtual_time: bool = False,
+    api: str = "sweep()",
     **engine_options: Any,
 ) -> SweepReport:
     """Run a fresh flow from ``make_flow()`` once without faults, then once per fault point.
@@ -268,27 +265,47 @@ def sweep(
     ``assert_compensated``), and ``check(run)`` did not raise ``AssertionError``.
 
     >>> sweep(lambda: boot_flow(retry=Times(3)), store=STORE).assert_resilient()  # doctest: +SKIP
+
+    Every argument is checked before the first run; ``api`` is the call that a bad
+    argument's error names.
     """
     if not callable(make_flow) or hasattr(make_flow, "iter_nodes"):
         raise TypeError(
-            f"sweep() takes a callable that builds a fresh flow for every run, e.g. "
-            f"lambda: boot_flow(), got {type(make_flow).__name__}"
+            f"{api.removesuffix('()')}() takes a callable that builds a fresh flow for every "
+            f"run, e.g. lambda: boot_flow(), got {type(make_flow).__name__}"
         )
-    kinds = check_kinds(kinds)
+    kinds = check_sweep_options(kinds, max_faults, check, strict, api)
+    check_store(store, api)
+    check_engine_name(engine, api)
+    check_engine_options(engine_options, api)
+    check_bool(virtual_time, api, "virtual_time", "skip sleeps inside atoms")
     if "crash" in kinds and backend is None:
         backend = "memory"  # resuming needs the crashed run's storage
+    if backend is not None:
+        check_backend(backend, api)
+
+    def fresh_flow() -> Any:
+        flow = make_flow()
+        problem = flow_problem(flow)
+        if problem is not None:
+            raise TypeError(
+                f"{api}: make_flow() returned {short_repr(flow)}; it must return {problem}"
+            )
+        return flow
+
     session = Session(virtual_time=virtual_time, directory=directory)
     try:
         return sweep_flow(
             lambda plan: session.run(
-                make_flow(),
+                fresh_flow(),
                 extra=plan,
                 store=store,
                 engine=engine,
                 backend=backend,
+                api=api,
                 **engine_options,
             ),
-            resume=session.resume,
+            resume=lambda crashed: session.resume(crashed, api=api),
             kinds=kinds,
             max_faults=max_faults,
             check=check,

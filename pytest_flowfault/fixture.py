@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_flowfault.arguments import check_plan, check_store
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.explore import SweepReport, sweep
 from pytest_flowfault.plan import (
     Fault,
     FaultPlan,
+    check_rate,
     crash_point,
 )
 from pytest_flowfault.run import FlowRun
@@ -100,9 +102,15 @@ class FlowFault:
         ``revert_rate`` does the same to reverts.
         """
         origin = _caller("flowfault.chaos()")
-        self.put_in_force(Fault.chaos(tasks, rate=rate, seed=self._seed), origin)
+        # Check every argument before any fault is in force: a refused revert_rate must
+        # not leave the execute chaos behind.
+        check_rate(rate, f"flowfault.chaos(rate={rate!r})")
+        check_rate(revert_rate, f"flowfault.chaos(revert_rate={revert_rate!r})")
+        faults = [Fault.chaos(tasks, rate=rate, seed=self._seed)]
         if revert_rate:
-            self.put_in_force(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed), origin)
+            faults.append(Fault.chaos_revert(tasks, rate=revert_rate, seed=self._seed))
+        for fault in faults:
+            self.put_in_force(fault, origin)
 
     def virtual_time(self, enabled: bool = True) -> None:
         """Skip sleeps inside atoms for the rest of the test.
@@ -135,7 +143,7 @@ class FlowFault:
         >>> crashed = flowfault.run(boot_flow(), store=STORE, backend="sqlite")  # doctest: +SKIP
         >>> flowfault.resume(crashed).assert_executed_once("create_instance")    # doctest: +SKIP
         """
-        return self._session.resume(run, **engine_options)
+        return self._session.resume(run, api="flowfault.resume()", **engine_options)
 
     def run_in_subprocess(
         self,
@@ -144,7 +152,7 @@ class FlowFault:
         crash_after: str | None = None,
         crash_during: str | None = None,
         backend: Any = "sqlite",
-        store: dict[str, Any] | None = None,
+        store: Mapping[str, Any] | None = None,
     ) -> FlowRun:
         """Run ``factory`` (``"pkg.module:make_flow"``) in a child process that is SIGKILLed
         after (or during) a task; return the CRASHED run, rebuilt from its backend, which
@@ -154,11 +162,14 @@ class FlowFault:
         from pytest_flowfault.persist import backend_conf
         from pytest_flowfault.process import run_in_subprocess
 
+        api = "flowfault.run_in_subprocess()"
+        crash = crash_point(crash_after, crash_during, "run_in_subprocess()")
+        check_store(store, api)
         return run_in_subprocess(
             factory,
-            backend_conf(backend, self._session.directory),
-            crash_point(crash_after, crash_during, "run_in_subprocess()"),
-            store=store,
+            backend_conf(backend, self._session.directory, api),
+            crash,
+            store=None if store is None else dict(store),
         )
 
     def jobboard(
@@ -198,8 +209,8 @@ class FlowFault:
         self,
         flow: Any,
         *,
-        plan: FaultPlan | None = None,
-        store: dict[str, Any] | None = None,
+        plan: FaultPlan | Fault | None = None,
+        store: Mapping[str, Any] | None = None,
         engine: str | None = None,
         **engine_options: Any,
     ) -> FlowRun:
@@ -210,18 +221,20 @@ class FlowFault:
         the run: ``"memory"``, ``"dir"`` or ``"sqlite"`` (in the test's ``tmp_path``), a
         TaskFlow backend conf, or a URL.
 
-        ``plan`` adds faults for this run only. The flow's failure is returned in the
+        ``plan`` (a :class:`FaultPlan`, or one :class:`Fault`) adds faults for this run
+        only. The flow's failure is returned in the
         :class:`FlowRun`, never raised; errors that keep the flow from starting
         (``MissingDependencies``, duplicate atom names) are raised unchanged.
         Parallel runs borrow a worker pool the fixture owns, unless ``executor=`` is given.
         """
-        if plan is not None and not isinstance(plan, FaultPlan):
-            raise TypeError(
-                f"flowfault.run(plan=...) takes a FaultPlan, got {type(plan).__name__}; "
-                f"wrap faults as FaultPlan(Fault.fail(...), ...)"
-            )
+        plan = check_plan(plan, "flowfault.run()")
         run = self._session.run(
-            flow, extra=plan, store=store, engine=engine or self.engine, **engine_options
+            flow,
+            extra=plan,
+            store=store,
+            engine=self.engine if engine is None else engine,
+            api="flowfault.run()",
+            **engine_options,
         )
         if plan is not None:
             atoms = {atom.name: atom.kind for atom in run.atoms}
@@ -234,7 +247,7 @@ class FlowFault:
         self,
         make_flow: Callable[[], Any],
         *,
-        store: dict[str, Any] | None = None,
+        store: Mapping[str, Any] | None = None,
         engine: str | None = None,
         kinds: Iterable[str] = ("transient", "permanent"),
         max_faults: int = 1,
@@ -252,7 +265,8 @@ class FlowFault:
         return sweep(
             make_flow,
             store=store,
-            engine=engine or self.engine,
+            engine=self.engine if engine is None else engine,
+            api="flowfault.sweep()",
             directory=self._session.directory,
             virtual_time=self._session.virtual_time,
             kinds=kinds,

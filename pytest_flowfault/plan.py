@@ -74,10 +74,12 @@ class Fault:
         if self.exc is not None:
             check_exception(self.exc, "exc")
         for effect in self.effects:
-            if isinstance(effect, type) and issubclass(effect, BaseException):
+            if isinstance(effect, BaseException) or (
+                isinstance(effect, type) and issubclass(effect, BaseException)
+            ):
                 check_exception(effect, "a side_effect item")
         if self.kind in ("chaos", "chaos_revert"):
-            _check_rate(self.rate)
+            check_rate(self.rate)
             if isinstance(self.seed, bool) or not isinstance(self.seed, int):
                 raise InvalidFaultPlan(f"a chaos seed must be an integer, got {self.seed!r}")
 
@@ -111,6 +113,10 @@ class Fault:
         """
         if is_exception_spec(effects):
             return cls("fail", target, None, effects)  # type: ignore[arg-type]
+        if isinstance(effects, BaseException) or (
+            isinstance(effects, type) and issubclass(effects, BaseException)
+        ):
+            check_exception(effects, "side_effect")  # refuses it, saying why
         if isinstance(effects, (str, bytes)) or not isinstance(effects, Iterable):
             raise InvalidFaultPlan(
                 f"side_effect for {target!r} must be a sequence of outcomes (exceptions, "
@@ -320,10 +326,13 @@ def _check_target(target: object) -> None:
         )
 
 
-def _check_rate(rate: object) -> None:
+def check_rate(rate: object, where: str = "") -> None:
+    """Raise :class:`InvalidFaultPlan` unless ``rate`` is a probability; ``where``
+    (``"flowfault.chaos(revert_rate=2)"``) starts the message."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
         raise InvalidFaultPlan(
-            f"a chaos rate is a probability from 0 to 1, e.g. 0.2, got {rate!r}"
+            f"{where}{': ' if where else ''}a chaos rate is a probability from 0 to 1, "
+            f"e.g. 0.2, got {rate!r}"
         )
 
 

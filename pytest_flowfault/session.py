@@ -5,11 +5,19 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pytest_flowfault.arguments import (
+    call,
+    check_bool,
+    check_engine_options,
+    check_flow,
+    check_plan,
+    check_store,
+)
 from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
@@ -71,9 +79,10 @@ class Session:
         flow: Any,
         *,
         extra: FaultPlan | None = None,
-        store: dict[str, Any] | None = None,
+        store: Mapping[str, Any] | None = None,
         engine: str = "serial",
         backend: Any = None,
+        api: str = "Session.run()",
         **engine_options: Any,
     ) -> FlowRun:
         """Load ``flow`` into a TaskFlow engine, run it under this session, and return the run.
@@ -81,22 +90,41 @@ class Session:
         The flow's own failure (and a crash fault's crash) is captured in the returned run
         instead of raised; errors that stop the flow from starting (``MissingDependencies``,
         duplicate names, …) propagate unchanged. ``backend`` is a persistence backend
-        (see :func:`pytest_flowfault.persist.open_backend`).
+        (see :func:`pytest_flowfault.persist.open_backend`). ``api`` is the call a bad
+        argument's error names.
         """
-        check_engine_name(engine)
+        self.check_run_arguments(flow, store=store, engine=engine, api=api, **engine_options)
         if backend is not None:
-            engine_options["backend"] = open_backend(backend, self.directory)
+            engine_options["backend"] = open_backend(backend, self.directory, api)
         loaded = load_engine(
             flow, store=store, engine=engine, **self._with_pool(engine, engine_options)
         )
         return run_to_end(loaded, self, extra=extra)
 
-    def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
+    @staticmethod
+    def check_run_arguments(
+        flow: Any, *, store: Any, engine: Any, api: str, **engine_options: Any
+    ) -> None:
+        """Raise ``TypeError``/``ValueError`` naming ``api`` for an argument :meth:`run`
+        cannot use (the backend is checked where it is opened)."""
+        check_flow(flow, api)
+        check_store(store, api)
+        check_engine_name(engine, api)
+        check_engine_options(engine_options, api)
+
+    def resume(
+        self, run: FlowRun, *, api: str = "Session.resume()", **engine_options: Any
+    ) -> FlowRun:
         """Continue a crashed or suspended run from what its storage holds.
 
         Completed atoms are skipped, atoms left RUNNING run again. Crash faults are not
         in force for the resumption (they would only crash it again).
         """
+        if not isinstance(run, FlowRun):
+            raise TypeError(
+                f"{call(api, 'run', run)}: give the FlowRun that flowfault.run() or "
+                f"run_flow() returned (a CRASHED or SUSPENDED one), not {type(run).__name__}"
+            )
         point = run.resume_point
         if point is None:
             raise ValueError(
@@ -114,6 +142,8 @@ class Session:
             else point.flow_detail
         )
         engine = engine_options.pop("engine", point.engine)
+        check_engine_name(engine, api)
+        check_engine_options(engine_options, api)
         loaded = load_engine(
             point.flow,
             flow_detail=detail,
@@ -180,9 +210,6 @@ class Session:
                 self._pools[width] = ThreadPoolExecutor(width, thread_name_prefix="flowfault")
             return self._pools[width]
 
-
-
-
 def _temporary_directory() -> Path:
     return Path(tempfile.mkdtemp(prefix="flowfault-"))
 
@@ -190,8 +217,8 @@ def _temporary_directory() -> Path:
 def run_flow(
     flow: Any,
     *,
-    plan: FaultPlan | None = None,
-    store: dict[str, Any] | None = None,
+    plan: FaultPlan | Fault | None = None,
+    store: Mapping[str, Any] | None = None,
     engine: str = "serial",
     virtual_time: bool = False,
     **engine_options: Any,
@@ -203,11 +230,14 @@ def run_flow(
     >>> run = run_flow(boot_flow(), plan=FaultPlan(Fault.fail("attach")))  # doctest: +SKIP
     >>> run.assert_compensated()                                          # doctest: +SKIP
 
-    Raises :class:`UnmatchedFault` if a fault targets no atom of the flow.
+    Raises :class:`UnmatchedFault` if a fault targets no atom of the flow; ``plan`` may
+    also be a single :class:`Fault`.
     """
+    plan = check_plan(plan, "run_flow()")
+    check_bool(virtual_time, "run_flow()", "virtual_time", "skip sleeps inside atoms")
     session = Session(plan, virtual_time=virtual_time)
     try:
-        run = session.run(flow, store=store, engine=engine, **engine_options)
+        run = session.run(flow, store=store, engine=engine, api="run_flow()", **engine_options)
     finally:
         session.close()
     origin = lambda _: "run_flow(plan=...)"  # noqa: E731

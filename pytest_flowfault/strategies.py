@@ -21,6 +21,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pytest_flowfault.arguments import FLOW_CLASSES, call, flow_problem
 from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
 from pytest_flowfault.plan import Fault, FaultPlan
 
@@ -40,8 +41,10 @@ def fault_plans(
     ``times`` and earlier kinds in ``kinds``.
     """
     names = _names(flow_or_atom_names)
+    if isinstance(kinds, str) or not isinstance(kinds, Iterable):
+        raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(PLAN_SWEEP_KINDS)}")
     chosen = tuple(kinds)
-    if isinstance(kinds, str) or not chosen or any(kind not in PLAN_SWEEP_KINDS for kind in chosen):
+    if not chosen or any(kind not in PLAN_SWEEP_KINDS for kind in chosen):
         raise ValueError(f"kinds={kinds!r}: use a tuple of {', '.join(PLAN_SWEEP_KINDS)}")
     for argument, value, least in (
         ("min_faults", min_faults, 0), ("max_faults", max_faults, 0), ("max_times", max_times, 1)
@@ -52,6 +55,15 @@ def fault_plans(
         raise ValueError(
             f"need 0 <= min_faults <= max_faults and max_times >= 1, got min_faults="
             f"{min_faults}, max_faults={max_faults}, max_times={max_times}"
+        )
+    # Plans hold distinct faults: a transient fault per times, one permanent, one revert.
+    per_task = {"transient": max_times, "permanent": 1, "revert": 1}
+    most = len(set(names)) * sum(per_task[kind] for kind in set(chosen))
+    if min_faults > most:
+        raise ValueError(
+            f"fault_plans(min_faults={min_faults}): only {most} distinct faults exist over "
+            f"{len(set(names))} task{'' if len(set(names)) == 1 else 's'} with kinds="
+            f"{chosen!r} and max_times={max_times}; use min_faults <= {most}"
         )
     # Every fault draws a kind, a target and a times, used or not: then each shrinks on its
     # own, toward the first kind, the first name and times=1.
@@ -76,10 +88,16 @@ def _names(flow_or_atom_names: Any) -> list[str]:
             f"fault_plans() takes a flow or a list of atom names, got the string "
             f"{flow_or_atom_names!r}; write [{flow_or_atom_names!r}]"
         )
-    if hasattr(flow_or_atom_names, "iter_nodes"):
-        from pytest_flowfault.engine import task_names
+    from pytest_flowfault.engine import task_names  # imports taskflow, warning filtered
 
+    if flow_problem(flow_or_atom_names) is None:
         names = task_names(flow_or_atom_names)
+    elif not isinstance(flow_or_atom_names, Iterable):
+        raise TypeError(
+            f"{call('fault_plans()', 'flow_or_atom_names', flow_or_atom_names)}: give a "
+            f"TaskFlow flow ({FLOW_CLASSES}), a task, or a list of task names, not "
+            f"{type(flow_or_atom_names).__name__}"
+        )
     else:
         names = list(flow_or_atom_names)
         if not all(isinstance(name, str) for name in names):

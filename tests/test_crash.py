@@ -111,7 +111,7 @@ class TestBadInput:
         with pytest.raises(ValueError) as raised:
             session.run(boot(log), backend="sqllite")
         assert str(raised.value).startswith(
-            "backend='sqllite': use 'memory', 'dir', 'sqlite', a TaskFlow backend conf"
+            "Session.run(backend='sqllite'): use 'memory', 'dir', 'sqlite', a TaskFlow backend conf"
         )
 
     def test_missing_sql_packages_name_the_extra(

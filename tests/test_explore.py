@@ -459,7 +459,7 @@ class TestSweepBadInput:
         with pytest.raises(ValueError) as raised:
             sweep(lambda: linear(log, "a"), kinds=kinds)
         assert (
-            f"kinds={shown}: use a tuple of transient, permanent, revert, crash, e.g. "
+            f"sweep(kinds={shown}): use a tuple of transient, permanent, revert, crash, e.g. "
             f"('transient', 'permanent')"
         ) == str(raised.value)
 
@@ -469,7 +469,7 @@ class TestSweepBadInput:
         with pytest.raises(ValueError) as raised:
             sweep(lambda: linear(log, "a"), max_faults=max_faults)
         assert (
-            f"max_faults={max_faults}: a sweep explores 1 or 2 faults at a time"
+            f"sweep(max_faults={max_faults}): a sweep explores 1 or 2 faults at a time"
         ) == str(raised.value)
 
     def test_a_flow_instead_of_a_callable(self, log: Log) -> None:

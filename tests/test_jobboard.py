@@ -414,7 +414,7 @@ class TestBadInput:
             board.run_conductor_in_subprocess(crash_after="s1")
 
     def test_unknown_engine_and_bad_timeout(self, board: JobBoard) -> None:
-        with pytest.raises(ValueError, match=r"engine='paralel' is not a TaskFlow engine; use one "
+        with pytest.raises(ValueError, match=r"run_conductor\(engine='paralel'\): not a TaskFlow engine; use one "
                            r"of .*; did you mean 'parallel'\?"):
             board.run_conductor(engine="paralel")
         for timeout in (0, -2, "10"):
@@ -429,7 +429,8 @@ class TestBadInput:
         with pytest.raises(TypeError) as failed:
             flowfault.jobboard(flowfault_redis, expire_dead_claims=value)  # type: ignore[arg-type]
         assert (
-            f"expire_dead_claims={value!r}: give True (a dead conductor's claim ends, as with "
+            f"flowfault.jobboard(expire_dead_claims={value!r}): give True (a dead conductor's "
+            f"claim ends, as with "
             f"an expiry) or False (it stays, as with TaskFlow's default claims, which never "
             f"expire)"
         ) == str(failed.value)

@@ -424,7 +424,7 @@ BUILTIN_EXCEPTIONS = sorted(
         for value in vars(builtins).values()
         if isinstance(value, type)
         and issubclass(value, Exception)
-        and not issubclass(value, BaseExceptionGroup)
+        and not issubclass(value, getattr(builtins, "BaseExceptionGroup", ()))
         and (value is UnicodeError or not issubclass(value, UnicodeError))
     ),
     key=lambda cls: cls.__name__,

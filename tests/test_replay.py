@@ -329,7 +329,7 @@ class TestParsePlan:
 BUILTIN_EXCEPTIONS = sorted(
     (value for value in vars(builtins).values()
      if isinstance(value, type) and issubclass(value, Exception)
-     and not issubclass(value, (BaseExceptionGroup, UnicodeError))),
+     and not issubclass(value, (getattr(builtins, "BaseExceptionGroup", UnicodeError), UnicodeError))),
     key=lambda cls: cls.__name__,
 )
 # NaN only where plans compare it by repr or by its own key: inside a tuple, NaN != NaN.

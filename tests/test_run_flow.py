@@ -233,7 +233,7 @@ class TestDefinitionErrors:
         with pytest.raises(ValueError) as raised:
             run_flow(linear_flow.Flow("f").add(Step("a", log)), engine="paralel")
         assert (
-            "engine='paralel' is not a TaskFlow engine; use one of default, parallel, serial, "
+            "run_flow(engine='paralel'): not a TaskFlow engine; use one of default, parallel, serial, "
             "worker-based, workers; did you mean 'parallel'?" == str(raised.value)
         )
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import taskflow
 
 UNIT = Path(taskflow.__file__).parent / "tests" / "unit"

@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from taskflow import engines
 from taskflow.persistence import models
 
 from pytest_flowfault import assertions
+from pytest_flowfault.arguments import call, check_engine_options, check_store
 from pytest_flowfault.catalog import check_engine_name
 from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
 from pytest_flowfault.jobboard.conductor import (
@@ -45,6 +46,7 @@ from pytest_flowfault.session import Session
 from pytest_flowfault.targets import unmatched_message
 
 _NAMESPACE = "flowfault"
+_API = "flowfault.jobboard()"
 
 
 @dataclass(frozen=True)
@@ -172,18 +174,29 @@ class JobBoard:
                 "the Redis jobboard needs redis-py >= 8; install it with "
                 "pip install 'pytest-flowfault[jobboard]'"
             ) from None
+        # Every check comes before anything is opened: a refused argument leaves no
+        # backend or connection behind.
+        if not isinstance(server, RedisServer):
+            raise TypeError(
+                f"{call(_API, 'redis_server', server)}: give the RedisServer that the "
+                f"flowfault_redis fixture yields, not {type(server).__name__}"
+            )
         if not isinstance(expire_dead_claims, bool):
             raise TypeError(
-                f"expire_dead_claims={expire_dead_claims!r}: give True (a dead conductor's "
-                f"claim ends, as with an expiry) or False (it stays, as with TaskFlow's "
-                f"default claims, which never expire)"
+                f"{call(_API, 'expire_dead_claims', expire_dead_claims)}: give True (a dead "
+                f"conductor's claim ends, as with an expiry) or False (it stays, as with "
+                f"TaskFlow's default claims, which never expire)"
             )
         self.session = session
         self.server = server
         self.expire_dead_claims = expire_dead_claims
-        self._backend_conf = backend_conf(backend, session.directory)
-        self.persistence = open_backend(self._backend_conf, session.directory)
-        self.poster = self._connect("flowfault-poster")
+        self._backend_conf = backend_conf(backend, session.directory, _API)
+        self.persistence = open_backend(self._backend_conf, session.directory, _API)
+        try:
+            self.poster = self._connect("flowfault-poster")
+        except BaseException:
+            self.persistence.close()
+            raise
         self.conductor_runs: list[ConductorRun] = []
         self._numbers = itertools.count(1)
         self._jobs: dict[str, Job] = {}
@@ -198,7 +211,7 @@ class JobBoard:
         self,
         factory: Callable[..., Any] | str,
         *,
-        store: dict[str, Any] | None = None,
+        store: Mapping[str, Any] | None = None,
         name: str | None = None,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
@@ -209,6 +222,7 @@ class JobBoard:
         Conductors rebuild the flow from the factory's import path, so ``factory`` is a
         module-level function or ``"package.module:function"``.
         """
+        check_store(store, "board.post()")
         factory_path, make_flow = import_factory(factory)
         name = name or make_flow(*args, **(kwargs or {})).name
         book = models.LogBook(name)
@@ -246,7 +260,8 @@ class JobBoard:
             if crash_after is not None or crash_during is not None
             else FaultPlan()
         )
-        check_engine_name(engine)
+        check_engine_name(engine, "run_conductor()")
+        check_engine_options(engine_options, "run_conductor()")
         _check_timeout(timeout, "run_conductor()")
         name = self._next_name()
         board = self._connect(name)
