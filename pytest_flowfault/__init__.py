@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
-    from pytest_flowfault.explore import SweepReport as SweepReport
-    from pytest_flowfault.explore import Variant as Variant
     from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.fixture import FlowFault as FlowFault
     from pytest_flowfault.jobboard.board import ConductorRun as ConductorRun
@@ -33,6 +31,8 @@ if TYPE_CHECKING:
     from pytest_flowfault.run import Event as Event
     from pytest_flowfault.run import FlowRun as FlowRun
     from pytest_flowfault.session import run_flow as run_flow
+    from pytest_flowfault.variants import SweepReport as SweepReport
+    from pytest_flowfault.variants import Variant as Variant
 
 __version__ = "0.1.0"
 
@@ -58,8 +58,8 @@ _EXPORTS = {
     "run_flow": "pytest_flowfault.session",
     "sweep": "pytest_flowfault.explore",
     "SweepError": "pytest_flowfault.errors",
-    "SweepReport": "pytest_flowfault.explore",
-    "Variant": "pytest_flowfault.explore",
+    "SweepReport": "pytest_flowfault.variants",
+    "Variant": "pytest_flowfault.variants",
 }
 
 __all__ = [

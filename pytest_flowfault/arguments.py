@@ -13,6 +13,7 @@ from typing import Any
 
 from pytest_flowfault.catalog import SWEEP_KINDS
 from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.values import ExceptionSpec, check_exception
 
 FLOW_CLASSES = "linear_flow.Flow, graph_flow.Flow, unordered_flow.Flow"
 
@@ -144,3 +145,46 @@ def check_sweep_options(
         )
     check_bool(strict, api, "strict", "forgotten reverts fail, as in assert_compensated")
     return chosen
+
+
+def check_repeat(repeat: object, api: str) -> None:
+    """``repeat``: how many times a sweep runs each variant, a whole number >= 1."""
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(
+            f"{call(api, 'repeat', repeat)}: give how many times to run each variant, a "
+            f"whole number >= 1 (e.g. repeat=20 on the parallel engine)"
+        )
+
+
+def check_sweep_exc(
+    exc: object, api: str
+) -> tuple[tuple[str | type | None, ExceptionSpec], ...]:
+    """``exc`` of a sweep as (target, exception) entries; target None names every task.
+
+    One exception class or instance for every task, or a mapping ``{target: exception}``
+    whose keys are atom names, patterns or task classes.
+    """
+    if exc is None:
+        return ()
+    if isinstance(exc, Mapping):
+        entries = []
+        for target, spec in exc.items():
+            if not (isinstance(target, type) or (isinstance(target, str) and target.strip())):
+                raise TypeError(
+                    f"{call(api, 'exc', exc)}: a key must be a task name, a pattern or a "
+                    f"task class, got {type(target).__name__} {short_repr(target)}"
+                )
+            entries.append((target, _exception(spec, api, f"exc[{target!r}]")))
+        return tuple(entries)
+    return ((None, _exception(exc, api, "exc")),)
+
+
+def _exception(spec: object, api: str, where: str) -> ExceptionSpec:
+    try:
+        check_exception(spec, where)
+    except (TypeError, ValueError) as problem:
+        raise TypeError(
+            f"{api}: {problem} (exc= takes an exception class or instance, or a mapping "
+            f"{{target: exception}})"
+        ) from None
+    return spec  # type: ignore[return-value]

@@ -151,6 +151,7 @@ class Recording:
                 _atom_results(engine, kinds) if crashed or resumed_from is not None else {}
             ),
             not_injected=_out_of_reach(engine, kinds, self._plan),
+            nothing_to_undo=self.session.nothing_to_undo,
         )
 
 

@@ -9,17 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_flowfault.arguments import check_plan, check_store
 from pytest_flowfault.errors import UnmatchedFault
-from pytest_flowfault.explore import SweepReport, sweep
+from pytest_flowfault.explore import sweep
 from pytest_flowfault.plan import (
     Fault,
     FaultPlan,
     check_rate,
     crash_point,
 )
+from pytest_flowfault.points import ExceptionChoice
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
 from pytest_flowfault.targets import not_injected_message, unmatched_message
 from pytest_flowfault.values import ExceptionSpec
+from pytest_flowfault.variants import SweepReport
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard.board import JobBoard
@@ -253,15 +255,22 @@ class FlowFault:
         max_faults: int = 1,
         check: Callable[[FlowRun], object] | None = None,
         strict: bool = False,
+        nothing_to_undo: Iterable[str | type] = (),
+        exc: ExceptionChoice = None,
+        setup: Callable[[], object] | None = None,
+        repeat: int = 1,
         **engine_options: Any,
     ) -> SweepReport:
         """Run ``make_flow()`` without faults, then once per fault point; see
         :func:`pytest_flowfault.sweep`. The sweep's runs are its own: they get neither the
-        faults in force nor a place in :attr:`runs`.
+        faults in force nor a place in :attr:`runs`. With ``strict=True`` the suite's
+        ``flowfault_nothing_to_undo`` is added to ``nothing_to_undo``.
 
         >>> report = flowfault.sweep(lambda: boot_flow(retry=Times(3)), store=STORE)  # doctest: +SKIP
         >>> report.assert_resilient()                                                # doctest: +SKIP
         """
+        if strict and self._session.nothing_to_undo:
+            nothing_to_undo = (*_listed(nothing_to_undo), *self._session.nothing_to_undo)
         return sweep(
             make_flow,
             store=store,
@@ -273,6 +282,10 @@ class FlowFault:
             max_faults=max_faults,
             check=check,
             strict=strict,
+            nothing_to_undo=nothing_to_undo,
+            exc=exc,
+            setup=setup,
+            repeat=repeat,
             **engine_options,
         )
 
@@ -314,6 +327,11 @@ class FlowFault:
         backends live (the ``flowfault`` fixture gives the test's ``tmp_path``)."""
         self.engine = engine
         self._session.directory = directory
+
+
+def _listed(targets: Iterable[str | type]) -> tuple[str | type, ...]:
+    """``nothing_to_undo`` as a tuple (one target may be given alone)."""
+    return (targets,) if isinstance(targets, (str, type)) else tuple(targets)
 
 
 def _caller(api: str) -> str:

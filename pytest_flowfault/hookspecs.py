@@ -29,8 +29,7 @@ def pytest_flowfault_fault_injected(
 
     .. code-block:: python
 
-        @pytest.hookspec
-def pytest_flowfault_fault_injected(run, fault, atom, attempt):
+        def pytest_flowfault_fault_injected(run, fault, atom, attempt, action):
             metrics.count("injected", flow=run.flow_name, atom=atom)
     """
 
@@ -43,8 +42,7 @@ def pytest_flowfault_run_finished(run: FlowRun, item: pytest.Item | None) -> Non
 
     .. code-block:: python
 
-        @pytest.hookspec
-def pytest_flowfault_run_finished(run, item):
+        def pytest_flowfault_run_finished(run, item):
             if run.state == "FAILURE":
                 print(run.timeline())
     """
@@ -64,4 +62,18 @@ def pytest_flowfault_parse_fault(kind: str, value: str, config: pytest.Config) -
         def pytest_flowfault_parse_fault(kind, value, config):
             if kind == "timeout":  # --flowfault-fault=timeout:create_instance
                 return Fault.fail(value, exc=TimeoutError("injected timeout"))
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_flowfault_sweep_exc(item: pytest.Item) -> object:
+    """What ``--flowfault-sweep``'s transient and permanent faults raise in ``item``'s
+    variants, as ``sweep(exc=...)`` takes it: an exception class or instance, or a mapping
+    ``{target: exception}`` (targets are atom names, patterns or task classes; tasks no
+    entry names get ``InjectedFault``). Return None to keep ``InjectedFault``.
+
+    .. code-block:: python
+
+        def pytest_flowfault_sweep_exc(item):
+            return {ComputeCreate: ComputeWaitTimeoutException(), "*": RuntimeError("down")}
     """

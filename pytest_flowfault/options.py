@@ -81,6 +81,19 @@ def report_path(value: str) -> Path:
     return path
 
 
+COMPENSATION_CHECKS = ("basic", "strict")
+
+
+def compensation(value: str) -> str:
+    """``basic`` or ``strict``: how ``--flowfault-compensation`` checks every run."""
+    if value not in COMPENSATION_CHECKS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a compensation check: use basic (as assert_compensated()) or "
+            f"strict (as assert_compensated(strict=True))"
+        )
+    return value
+
+
 def sweep_kinds(value: str) -> tuple[str, ...]:
     """Parse ``--flowfault-sweep=KINDS`` (an ``argparse`` type): ``'transient,revert'``."""
     kinds = tuple(kind.strip() for kind in value.split(",") if kind.strip())
@@ -144,11 +157,23 @@ def add_options(parser: pytest.Parser) -> None:
         "ini: flowfault_report",
     )
     group.addoption(
+        "--flowfault-compensation",
+        nargs="?",
+        const="basic",
+        type=compensation,
+        metavar="basic|strict",
+        help="fail any test with a recorded run that did not succeed and was not "
+        "compensated, even if the test did not check: basic as run.assert_compensated(), "
+        "strict as run.assert_compensated(strict=True) (a completed task without a revert "
+        "of its own fails, unless flowfault_nothing_to_undo names it). Also how "
+        "--flowfault-sweep judges its variants. Default basic. ini: flowfault_compensation",
+    )
+    group.addoption(
         "--flowfault-strict",
         action="store_true",
         default=None,
-        help="fail any test with a recorded run that did not succeed and was not "
-        "compensated, even if the test did not check. ini: flowfault_strict",
+        help="deprecated: the same as --flowfault-compensation=basic (it never meant "
+        "strict=True)",
     )
     group.addoption(
         "--flowfault-virtual-time",
@@ -180,7 +205,18 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("flowfault_chaos", "default --flowfault-chaos rate", type="string")
     parser.addini("flowfault_seed", "default --flowfault-seed", type="string")
     parser.addini("flowfault_report", "default --flowfault-report paths", type="linelist")
-    parser.addini("flowfault_strict", "default for --flowfault-strict", type="bool", default=False)
+    parser.addini(
+        "flowfault_compensation", "default for --flowfault-compensation (basic or strict)",
+        type="string", default="",
+    )
+    parser.addini(
+        "flowfault_nothing_to_undo",
+        "tasks that create nothing (atom names, patterns or task classes by dotted path): "
+        "strict compensation checks do not ask them for a revert of their own",
+        type="linelist",
+    )
+    parser.addini("flowfault_strict", "deprecated: flowfault_compensation = basic", type="bool",
+                  default=False)
     parser.addini(
         "flowfault_virtual_time", "default for --flowfault-virtual-time", type="bool", default=False
     )

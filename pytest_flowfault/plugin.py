@@ -22,9 +22,9 @@ from pytest_flowfault.errors import InvalidMarker, RedisServerError
 from pytest_flowfault.settings import Settings, read_settings
 from pytest_flowfault.writer import (
     ReportWriter,
+    compensation_problem,
     failure_section,
     junit_properties,
-    strict_problem,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     config.stash[_SETTINGS] = settings
     config.stash[_OPEN] = []
+
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(settings.seed), "flowfault-xdist")
     if not hasattr(config, "workerinput"):
@@ -74,6 +75,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"flowfault: seed={settings.seed}{settings.seed_note}"]
     if settings.reproduce:
         lines.append(f"flowfault: faults in every test: {' '.join(settings.reproduce)}")
+    # A header line, not a warning: under -W error a warning here is an INTERNALERROR.
+    lines += [f"flowfault: {deprecation}" for deprecation in settings.deprecations]
     return lines
 
 
@@ -159,8 +162,9 @@ def pytest_runtest_protocol(
         from pytest_flowfault.explore import fault_points_of
 
         del item.stash[_BASELINE]
+        exc = item.config.hook.pytest_flowfault_sweep_exc(item=item)
         try:
-            for plan in fault_points_of(baseline, item.config.stash[_SETTINGS].sweep):
+            for plan in fault_points_of(baseline, item.config.stash[_SETTINGS].sweep, exc):
                 item.stash[_VARIANT] = plan
                 # pytest's own protocol sets the item up afresh on every call.
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
@@ -194,16 +198,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """After a passing test: faults that never matched or could not fire, and
-    ``--flowfault-strict``."""
+    ``--flowfault-compensation``."""
     result = yield
     state = item.stash.get(_STATE, None)
     if state is not None:
         fixture = state.fixture
-        strict = item.config.stash[_SETTINGS].strict
+        check = item.config.stash[_SETTINGS].compensation
         problem = (
             fixture.unmatched_problem()
             or fixture.not_injected_problem()
-            or (strict_problem(fixture.runs) if strict else None)
+            or (compensation_problem(fixture.runs, check) if check else None)
         )
         if problem is not None:
             pytest.fail(problem, pytrace=False)
@@ -241,7 +245,8 @@ def pytest_runtest_makereport(
         # carries its scheduled item's node id.
         report.flowfault_nodeid = nodeid  # type: ignore[attr-defined]
         if state is not None and call.when == "call":
-            _judge_variant(report, state, variant)
+            strict = item.config.stash[_SETTINGS].compensation == "strict"
+            _judge_variant(report, state, variant, strict)
     if state is not None:
         state.outcome = _outcome(report, state.outcome)
         if report.failed and call.when != "teardown":
@@ -265,20 +270,16 @@ def pytest_runtest_makereport(
     return report
 
 
-def _judge_variant(report: pytest.TestReport, state: _TestState, variant: FaultPlan) -> None:
+def _judge_variant(
+    report: pytest.TestReport, state: _TestState, variant: FaultPlan, strict: bool
+) -> None:
     """A sweep variant passes when its flows survived, whatever the test asserted."""
-    from pytest_flowfault.explore import verdict
+    from pytest_flowfault.variants import test_variant_problem
 
-    problems = []
-    for number, run in enumerate(state.fixture.runs, start=1):
-        problem = verdict(run)
-        if problem is not None:
-            problems.append(f"run {number} (flow {run.flow_name!r}): {problem}")
-    if problems:
+    problem = test_variant_problem(state.fixture.runs, strict=strict)
+    if problem is not None:
         report.outcome = "failed"
-        report.longrepr = (
-            f"flowfault sweep: not survived under {variant!r}\n" + "\n".join(problems)
-        )
+        report.longrepr = f"flowfault sweep: not survived under {variant!r}\n{problem}"
     elif report.outcome != "skipped":
         # The test's own assertions may well fail under an injected fault; what the sweep
         # judges is whether the flows succeeded or cleaned up after themselves.
@@ -347,6 +348,7 @@ def _started(item: pytest.Item) -> _TestState:
             )
         ),
         on_finished=lambda run: hook.pytest_flowfault_run_finished(run=run, item=item),
+        nothing_to_undo=settings.nothing_to_undo,
     )
     fixture = FlowFault(session, seed=_test_seed(settings.seed, item.nodeid))
     if not spec.off:

@@ -101,6 +101,7 @@ class Recorder:
         resume_point: ResumePoint | None = None,
         atom_results: Mapping[str, Any] | None = None,
         not_injected: tuple[NotInjected, ...] = (),
+        nothing_to_undo: tuple[str, ...] = (),
     ) -> FlowRun:
         """Freeze what was recorded into a :class:`FlowRun`."""
         with self._lock:
@@ -120,5 +121,6 @@ class Recorder:
             resume_point=resume_point,
             atom_results=MappingProxyType(dict(atom_results or {})),
             not_injected=not_injected,
+            nothing_to_undo=nothing_to_undo,
         )
 

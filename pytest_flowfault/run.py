@@ -158,6 +158,8 @@ class FlowRun:
     atom_results: Mapping[str, Any] = field(default_factory=dict, compare=False)
     #: Faults in force that could not reach atoms of this run, and why.
     not_injected: tuple[NotInjected, ...] = ()
+    #: The suite's tasks with nothing to undo (ini ``flowfault_nothing_to_undo``).
+    nothing_to_undo: tuple[str, ...] = ()
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -44,6 +44,7 @@ class Session:
         on_injected: Callable[[RunInfo, Fault, str, Action, int], None] | None = None,
         on_finished: Callable[[FlowRun], None] | None = None,
         directory: Callable[[], Path] | None = None,
+        nothing_to_undo: tuple[str, ...] = (),
     ) -> None:
         self.plan = plan if plan is not None else FaultPlan()
         #: Lend intercepted parallel engines a thread pool instead of TaskFlow's own.
@@ -55,6 +56,8 @@ class Session:
         self.on_finished = on_finished
         #: Where "dir" and "sqlite" backends live (the fixture points it at tmp_path).
         self.directory: Callable[[], Path] = directory or _temporary_directory
+        #: The suite's tasks with nothing to undo, which every run recorded here keeps.
+        self.nothing_to_undo = nothing_to_undo
         self._lock = threading.Lock()
         self._runs: list[tuple[int, FlowRun]] = []
         self._started = itertools.count()

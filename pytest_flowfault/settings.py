@@ -33,7 +33,9 @@ class Settings:
     faults: tuple[tuple[Fault, str], ...] = ()  # (fault, where it came from)
     chaos: float | None = None
     reports: tuple[Path, ...] = ()
-    strict: bool = False
+    compensation: str = ""  # "", "basic" or "strict": --flowfault-compensation
+    nothing_to_undo: tuple[str, ...] = ()  # ini flowfault_nothing_to_undo
+    deprecations: tuple[str, ...] = ()  # what to warn about once configured
     fast_parallel: bool = True
     virtual_time: bool = False
     reproduce: tuple[str, ...] = ()  # the options that rebuild these faults
@@ -45,7 +47,7 @@ class Settings:
     def armed(self) -> bool:
         """Whether every test gets a session, fixture or not."""
         return bool(
-            self.faults or self.chaos or self.reports or self.strict or self.replay
+            self.faults or self.chaos or self.reports or self.compensation or self.replay
             or self.replay_by_test or self.virtual_time
         )
 
@@ -84,9 +86,9 @@ def read_settings(config: pytest.Config) -> Settings:
     if not hasattr(config, "workerinput"):  # the controller writes them
         source = "--flowfault-report" if option.flowfault_report else "ini key flowfault_report"
         _check_reports(reports, source, config.invocation_params.dir)
-    strict = _flag(config, "flowfault_strict") or bool(option.flowfault_strict)
-    if strict:
-        reproduce.append("--flowfault-strict")
+    compensation, deprecations = _compensation(config)
+    if compensation:
+        reproduce.append(f"--flowfault-compensation={compensation}")
     virtual_time = _flag(config, "flowfault_virtual_time") or bool(option.flowfault_virtual_time)
     if virtual_time:
         reproduce.append("--flowfault-virtual-time")
@@ -98,7 +100,9 @@ def read_settings(config: pytest.Config) -> Settings:
         faults=tuple(faults),
         chaos=chaos,
         reports=reports,
-        strict=strict,
+        compensation=compensation,
+        nothing_to_undo=tuple(config.getini("flowfault_nothing_to_undo")),
+        deprecations=deprecations,
         fast_parallel=_flag(config, "flowfault_fast_parallel"),
         virtual_time=virtual_time,
         reproduce=tuple(reproduce),
@@ -237,6 +241,26 @@ def _flag(config: pytest.Config, ini: str) -> bool:
         raise pytest.UsageError(
             f"ini key {ini}: {value} is not a boolean; write {accepted}, e.g. {ini} = true"
         ) from None
+
+
+def _compensation(config: pytest.Config) -> tuple[str, tuple[str, ...]]:
+    """``--flowfault-compensation``, else its ini key, else the deprecated ``strict`` ones."""
+    chosen = config.option.flowfault_compensation
+    if chosen is None and config.getini("flowfault_compensation"):
+        chosen = _from_ini(options.compensation, config, "flowfault_compensation")
+    deprecations = []
+    for old, given in (
+        ("--flowfault-strict", config.option.flowfault_strict),
+        ("ini key flowfault_strict", _flag(config, "flowfault_strict")),
+    ):
+        if given:
+            deprecations.append(
+                f"{old} is deprecated: it is --flowfault-compensation=basic (ini "
+                f"flowfault_compensation = basic), as run.assert_compensated(); it never "
+                f"applied strict=True, which is --flowfault-compensation=strict"
+            )
+            chosen = chosen or "basic"
+    return chosen or "", tuple(deprecations)
 
 
 def _seed(config: pytest.Config) -> tuple[int, str]:

@@ -6,7 +6,7 @@ reports and the explorer read it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pytest_flowfault.errors import UnknownAtom, describe_error
@@ -57,6 +57,15 @@ class RunVerdict:
     atoms: tuple[AtomVerdict, ...]
     #: (atom, problem) for the strict problems of completed tasks without a revert.
     without_revert: tuple[tuple[str, str], ...] = ()
+    #: (atom, problem) for each REVERT_FAILURE.
+    failed_reverts: tuple[tuple[str, str], ...] = ()
+    #: Producers reverted before a consumer of theirs had finished reverting.
+    order_problems: tuple[str, ...] = ()
+
+    @property
+    def not_undone(self) -> tuple[str, ...]:
+        """The tasks that completed in a run due to be compensated and were never reverted."""
+        return tuple(atom.name for atom in self.atoms if atom.verdict == "not undone")
 
     def atom(self, name: str) -> AtomVerdict:
         """The verdict on the atom called exactly ``name``."""
@@ -68,9 +77,7 @@ class RunVerdict:
 
 def verdict_of(run: FlowRun) -> RunVerdict:
     """Judge a run: what ``FlowRun.verdict`` stores (use that; it computes this once)."""
-    problems, strict, without_revert = (
-        ([], [], []) if run.succeeded else _compensation_problems(run)
-    )
+    findings = _Findings() if run.succeeded else _compensation_findings(run)
     to_undo = run.state not in NOTHING_TO_UNDO
     final = {e.name: e.what for e in run.events if e.kind in ("task", "retry")}
     atoms = tuple(
@@ -81,8 +88,13 @@ def verdict_of(run: FlowRun) -> RunVerdict:
         for atom in run.atoms
     )
     return RunVerdict(
-        not problems if to_undo else None, tuple(problems), tuple(strict), atoms,
-        tuple(without_revert),
+        not findings.problems if to_undo else None,
+        tuple(findings.problems),
+        tuple(findings.strict),
+        atoms,
+        tuple(findings.without_revert),
+        tuple(findings.failed_reverts),
+        tuple(findings.order),
     )
 
 
@@ -109,21 +121,23 @@ def compensation_problems(
     and for a run that succeeded). Read from the run's stored verdict.
 
     ``nothing_to_undo`` (with ``strict``): targets or task classes (or their dotted paths)
-    of tasks that create nothing, whose lack of a revert is no problem.
+    of tasks that create nothing, whose lack of a revert is no problem; the suite's own
+    list (ini key ``flowfault_nothing_to_undo``, kept on the run) is added to it.
     """
-    exempt = _nothing_to_undo(nothing_to_undo, strict)
+    exempt = nothing_to_undo_targets(nothing_to_undo, strict) + run.nothing_to_undo
     verdict = run.verdict
     if not strict:
         return list(verdict.problems)
     atoms = {atom.name: atom for atom in run.atoms}
     excused = {
         problem for name, problem in verdict.without_revert
-        if any(_names(target, atoms[name]) for target in exempt)
+        if any(names_atom(target, atoms[name]) for target in exempt)
     }
     return [problem for problem in verdict.strict_problems if problem not in excused]
 
 
-def _nothing_to_undo(targets: Iterable[str | type], strict: bool) -> tuple[str, ...]:
+def nothing_to_undo_targets(targets: Iterable[str | type], strict: bool) -> tuple[str, ...]:
+    """The checked ``nothing_to_undo`` targets, classes as their dotted paths."""
     if isinstance(targets, (str, type)):
         targets = (targets,)
     checked = []
@@ -145,28 +159,38 @@ def _nothing_to_undo(targets: Iterable[str | type], strict: bool) -> tuple[str, 
     return tuple(checked)
 
 
-def _names(target: str, atom: AtomInfo) -> bool:
+def names_atom(target: str, atom: AtomInfo) -> bool:
     """Whether ``target`` names the atom, or its class by dotted path or class name."""
     class_name = atom.class_path.rpartition(".")[2]
     return target_matches(target, atom.name) or target in (atom.class_path, class_name)
 
 
-def _compensation_problems(
-    run: FlowRun,
-) -> tuple[list[str], list[str], list[tuple[str, str]]]:
-    """(problems, strict problems, (atom, strict problem) of tasks without a revert), in
-    one pass over the run."""
-    without_revert: list[tuple[str, str]] = []
+@dataclass
+class _Findings:
+    """What one pass over a run found wrong with its compensation."""
+
+    problems: list[str] = field(default_factory=list)
+    strict: list[str] = field(default_factory=list)
+    without_revert: list[tuple[str, str]] = field(default_factory=list)
+    failed_reverts: list[tuple[str, str]] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+
+    def add(self, problem: str) -> None:
+        self.problems.append(problem)
+        self.strict.append(problem)
+
+
+def _compensation_findings(run: FlowRun) -> _Findings:
+    findings = _Findings()
     failed_reverts = {
         event.name: event
         for event in run.events
         if event.kind == "task" and event.what == "REVERT_FAILURE"
     }
-    problems = [
-        f"{name!r} failed to revert: {error_text(event.error)}"
-        for name, event in failed_reverts.items()
-    ]
-    strict = list(problems)
+    for name, event in failed_reverts.items():
+        problem = f"{name!r} failed to revert: {error_text(event.error)}"
+        findings.add(problem)
+        findings.failed_reverts.append((name, problem))
     reverted: dict[str, tuple[Event, Event]] = {}
     for atom in run.atoms:
         if atom.kind != "task" or atom.name in failed_reverts:
@@ -176,12 +200,10 @@ def _compensation_problems(
             continue
         revert = first_success(run, atom.name, "revert", after=executed[1].seq)
         if revert is None:
-            problem = (
+            findings.add(
                 f"{atom.name!r} completed (execute attempt {executed[1].attempt}) but was "
                 f"never reverted"
             )
-            problems.append(problem)
-            strict.append(problem)
             continue
         reverted[atom.name] = revert
         if not atom.has_revert:
@@ -189,8 +211,8 @@ def _compensation_problems(
                 f"{atom.name!r} completed but has no revert of its own (TaskFlow's "
                 f"default revert does nothing), so whatever it created is left behind"
             )
-            strict.append(problem)
-            without_revert.append((atom.name, problem))
+            findings.strict.append(problem)
+            findings.without_revert.append((atom.name, problem))
     for producer, consumer in _reachable_pairs(run.dependencies):
         if producer in reverted and consumer in reverted:
             if reverted[producer][0].seq < reverted[consumer][1].seq:
@@ -199,9 +221,9 @@ def _compensation_problems(
                     f"{consumer!r}, which runs after it, had finished reverting "
                     f"(#{reverted[consumer][1].seq})"
                 )
-                problems.append(problem)
-                strict.append(problem)
-    return problems, strict, without_revert
+                findings.add(problem)
+                findings.order.append(problem)
+    return findings
 
 
 def first_success(

@@ -52,13 +52,15 @@ def failure_section(
     return "\n".join(lines)
 
 
-def strict_problem(runs: Sequence[FlowRun]) -> str | None:
-    """Why ``--flowfault-strict`` fails a test: its runs that failed uncompensated."""
+def compensation_problem(runs: Sequence[FlowRun], check: str) -> str | None:
+    """Why ``--flowfault-compensation=CHECK`` fails a test: its runs that failed
+    uncompensated (``strict``: as ``assert_compensated(strict=True)``, with the suite's
+    ``flowfault_nothing_to_undo``)."""
     from pytest_flowfault.verdict import compensation_problems
 
     problems = []
     for number, run in enumerate(runs, start=1):
-        found = [] if run.succeeded else compensation_problems(run)
+        found = compensation_problems(run, strict=check == "strict")
         if found:
             listed = "\n".join(f"  - {problem}" for problem in found)
             problems.append(
@@ -67,7 +69,7 @@ def strict_problem(runs: Sequence[FlowRun]) -> str | None:
             )
     if not problems:
         return None
-    return "--flowfault-strict: " + "\n\n".join(problems)
+    return f"--flowfault-compensation={check}: " + "\n\n".join(problems)
 
 
 def os_reason(problem: OSError, path: Path) -> str:

@@ -28,7 +28,7 @@ from pytest_flowfault import (
     run_flow,
     sweep,
 )
-from pytest_flowfault import explore
+from pytest_flowfault import points
 
 KINDS = ("transient", "permanent", "revert")
 PATTERNS = {"linear": linear_flow, "graph": graph_flow, "unordered": unordered_flow}
@@ -130,7 +130,7 @@ class TestSweepAccounting:
         report = sweep(lambda: linear(log, "a", "b", "c"))
         assert 4 == report.runs
         assert 6 == report.naive == accounted(report)
-        assert {explore.PRUNED_NO_RETRY: 3} == report.pruned
+        assert {points.PRUNED_NO_RETRY: 3} == report.pruned
         assert [
             "FaultPlan(Fault.fail('a'))",
             "FaultPlan(Fault.fail('b'))",
@@ -166,7 +166,7 @@ class TestSweepAccounting:
         report = sweep(lambda: linear(log, "a", "b", "c"), kinds=KINDS)
         assert 7 == report.runs
         assert 9 == report.naive == accounted(report)
-        assert {explore.PRUNED_NO_RETRY: 3} == report.pruned
+        assert {points.PRUNED_NO_RETRY: 3} == report.pruned
         assert [
             "FaultPlan(Fault.fail('a'))",
             "FaultPlan(Fault.fail('c'), Fault.fail_revert('a'))",
@@ -182,9 +182,9 @@ class TestSweepAccounting:
         assert 4 == report.runs
         assert 6 + 15 == report.naive == accounted(report)
         assert {
-            explore.PRUNED_NO_RETRY: 3 + 9,
-            explore.PRUNED_SAME_TASK: 3,
-            explore.PRUNED_DID_NOT_RUN: 3,
+            points.PRUNED_NO_RETRY: 3 + 9,
+            points.PRUNED_SAME_TASK: 3,
+            points.PRUNED_DID_NOT_RUN: 3,
         } == report.pruned
         assert [
             "FaultPlan(Fault.fail('a'))",
@@ -197,7 +197,7 @@ class TestSweepAccounting:
         report = sweep(lambda: linear(log, "a", "b", "c", attempts=3), max_faults=2)
         assert 13 == report.runs
         assert 21 == report.naive == accounted(report)
-        assert {explore.PRUNED_SAME_TASK: 3, explore.PRUNED_DID_NOT_RUN: 6} == report.pruned
+        assert {points.PRUNED_SAME_TASK: 3, points.PRUNED_DID_NOT_RUN: 6} == report.pruned
         assert [
             "FaultPlan(Fault.fail('a', times=1), Fault.fail('b', times=1))",
             "FaultPlan(Fault.fail('a', times=1), Fault.fail('b'))",
@@ -213,11 +213,11 @@ class TestSweepAccounting:
         assert 6 == report.runs
         assert 9 + 36 == report.naive == accounted(report)
         assert {
-            explore.PRUNED_NO_RETRY: 2 + 5,
-            explore.PRUNED_NEVER_RAN: 3 + 18,
-            explore.PRUNED_SAME_TASK: 9,
-            explore.PRUNED_DID_NOT_RUN: 2,
-            explore.PRUNED_SAME_FAULTS: 1,
+            points.PRUNED_NO_RETRY: 2 + 5,
+            points.PRUNED_NEVER_RAN: 3 + 18,
+            points.PRUNED_SAME_TASK: 9,
+            points.PRUNED_DID_NOT_RUN: 2,
+            points.PRUNED_SAME_FAULTS: 1,
         } == report.pruned
         assert [
             "FaultPlan(Fault.fail('a'))",
@@ -267,13 +267,13 @@ class TestSweepNeverRan:
         assert 0 == report.baseline.attempts("b")
         assert 3 == report.runs
         assert 6 == report.naive == accounted(report)
-        assert {explore.PRUNED_NO_RETRY: 2, explore.PRUNED_NEVER_RAN: 2} == report.pruned
+        assert {points.PRUNED_NO_RETRY: 2, points.PRUNED_NEVER_RAN: 2} == report.pruned
         assert ["FaultPlan(Fault.fail('a'))", "FaultPlan(Fault.fail('c'))"] == plans(report)
 
     def test_every_kind_on_a_skipped_task_is_pruned(self, log: Log) -> None:
         """Revert points on the skipped task are pruned too; the others are run."""
         report = sweep(lambda: skipping_flow(log), kinds=KINDS)
-        assert {explore.PRUNED_NO_RETRY: 2, explore.PRUNED_NEVER_RAN: 3} == report.pruned
+        assert {points.PRUNED_NO_RETRY: 2, points.PRUNED_NEVER_RAN: 3} == report.pruned
         assert "b" not in {fault.target for variant in report.variants for fault in variant.plan}
 
 
@@ -577,9 +577,9 @@ def shapes(
 
 def naive_plans(report: SweepReport, kinds: Iterable[str], max_faults: int) -> list[FaultPlan]:
     """Every plan a sweep without pruning would run (pairs on two different tasks)."""
-    last = explore.last_task(report.baseline)
+    last = points.last_task(report.baseline)
     tasks = [atom.name for atom in report.baseline.atoms if atom.kind == "task"]
-    points = [explore.FaultPoint(task, kind) for task in tasks for kind in kinds]
+    points = [points.FaultPoint(task, kind) for task in tasks for kind in kinds]
     result = [FaultPlan(*point.faults(last)) for point in points]
     if max_faults == 2:
         for first, second in itertools.combinations(points, 2):

@@ -134,6 +134,9 @@ REPORTS = st.one_of(
     ).map("".join),
     st.sampled_from(["a" * 300 + ".json", "x.json/r.json", "x.json", "./r.html"]),
 )
+COMPENSATIONS = st.one_of(
+    VALUES, st.sampled_from(["basic", "strict", "Strict", " strict", "basic,strict", "off"])
+)
 BOOLEANS = st.one_of(VALUES, st.sampled_from(["true", "False", "on", "0", "y", "maybe", " "]))
 
 OPTION_VALUES = {
@@ -145,6 +148,7 @@ OPTION_VALUES = {
     "--flowfault-report": REPORTS,
     "--flowfault-sweep": SWEEPS,
     "--flowfault-replay": PLANS,
+    "--flowfault-compensation": COMPENSATIONS,
 }
 INI_VALUES = {
     "flowfault_fail": TARGETS,
@@ -153,6 +157,8 @@ INI_VALUES = {
     "flowfault_chaos": NUMBERS,
     "flowfault_seed": NUMBERS,
     "flowfault_report": REPORTS,
+    "flowfault_compensation": COMPENSATIONS,
+    "flowfault_nothing_to_undo": TARGETS,
 }
 
 

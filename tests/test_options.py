@@ -19,6 +19,30 @@ def test_boot_without_retry():
 """
 
 
+NO_REVERT_SUITE = """
+from taskflow import task
+from taskflow.patterns import linear_flow
+
+
+class Lookup(task.Task):
+    def execute(self):
+        return "subnet-1"
+
+
+class Create(task.Task):
+    def execute(self):
+        raise RuntimeError("quota exceeded")
+
+    def revert(self, **kwargs):
+        pass
+
+
+def test_reverted(flowfault):
+    run = flowfault.run(linear_flow.Flow("f").add(Lookup("lookup"), Create("create")))
+    run.state
+"""
+
+
 class TestCommandLineFaults:
     def test_every_task_failing_once_is_survived_only_with_retries(
         self, boot: pytest.Pytester
@@ -83,10 +107,10 @@ class TestCommandLineFaults:
         )
         boot.runpytest("--flowfault-fail=*").assert_outcomes(passed=1)
 
-    def test_strict_fails_tests_whose_runs_were_not_compensated(
+    def test_compensation_fails_tests_whose_runs_were_not_compensated(
         self, boot: pytest.Pytester
     ) -> None:
-        """--flowfault-strict catches a leak the test itself never looked for."""
+        """--flowfault-compensation catches a leak the test itself never looked for."""
         boot.makepyfile(
             """
             import service
@@ -101,15 +125,64 @@ class TestCommandLineFaults:
         result = boot.runpytest(
             "--flowfault-fail=attach*",
             "--flowfault-fail-revert=create_instance",
+            "--flowfault-compensation",
+        )
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "--flowfault-compensation=basic: run 1 (flow 'boot') ended FAILURE and was "
+                "not compensated:",
+                "  - 'create_instance' failed to revert: InjectedFault(*)",
+                "  - 'create_volume' completed (execute attempt 1) but was never reverted",
+            ]
+        )
+
+    def test_strict_compensation_is_assert_compensated_strict(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        """=strict fails a reverted run whose completed task has no revert of its own, as
+        assert_compensated(strict=True) does; flowfault_nothing_to_undo excuses it."""
+        pytester.makepyfile(NO_REVERT_SUITE)
+        basic = pytester.runpytest("--flowfault-compensation=basic")
+        basic.assert_outcomes(passed=1)
+        strict = pytester.runpytest("--flowfault-compensation=strict")
+        strict.assert_outcomes(failed=1)
+        strict.stdout.fnmatch_lines(
+            [
+                "--flowfault-compensation=strict: run 1 (flow 'f') ended REVERTED and was not "
+                "compensated:",
+                "  - 'lookup' completed but has no revert of its own *",
+            ]
+        )
+        pytester.makeini("[pytest]\nflowfault_nothing_to_undo =\n    look*\n")
+        pytester.runpytest("--flowfault-compensation=strict").assert_outcomes(passed=1)
+        # The same list serves the test's own strict check.
+        pytester.makepyfile(
+            test_own=NO_REVERT_SUITE.replace("run.state", "run.assert_compensated(strict=True)")
+        )
+        pytester.runpytest("test_own.py").assert_outcomes(passed=1)
+
+    def test_strict_is_deprecated_and_never_meant_strict(self, boot: pytest.Pytester) -> None:
+        """--flowfault-strict still works as =basic, with a warning saying so; a bad
+        --flowfault-compensation value is a usage error naming both choices."""
+        boot.makepyfile("import service\n\ndef test_boot():\n    service.boot_server_quietly()\n")
+        result = boot.runpytest(
+            "--flowfault-fail=attach*", "--flowfault-fail-revert=create_instance",
             "--flowfault-strict",
         )
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(
             [
-                "--flowfault-strict: run 1 (flow 'boot') ended FAILURE and was not compensated:",
-                "  - 'create_instance' failed to revert: InjectedFault(*)",
-                "  - 'create_volume' completed (execute attempt 1) but was never reverted",
+                "flowfault: --flowfault-strict is deprecated: it is "
+                "--flowfault-compensation=basic*never applied strict=True*",
+                "*--flowfault-compensation=basic: run 1 (flow 'boot')*",
             ]
+        )
+        bad = boot.runpytest("--flowfault-compensation=strictest")
+        assert bad.ret == pytest.ExitCode.USAGE_ERROR
+        bad.stderr.fnmatch_lines(
+            ["*--flowfault-compensation: 'strictest' is not a compensation check: use basic *"
+             "or strict *"]
         )
 
     def test_fault_kinds_from_a_plugin_hook(self, boot: pytest.Pytester) -> None:
@@ -440,14 +513,21 @@ class TestIniKeys:
         result.stdout.fnmatch_lines([f"*STATE {expected}*"])
         result.assert_outcomes(passed=1)
 
-    def test_strict_key(self, boot: pytest.Pytester) -> None:
-        """flowfault_strict = true fails a test whose run leaked, like --flowfault-strict."""
+    def test_compensation_key(self, boot: pytest.Pytester) -> None:
+        """flowfault_compensation = basic fails a test whose run leaked; a bad value names
+        the key."""
         boot.makepyfile("import service\n\ndef test_boot():\n    service.boot_server_quietly()\n")
         boot.makeini(
             "[pytest]\nflowfault_fail = attach*\nflowfault_fail_revert = create_instance\n"
-            "flowfault_strict = true\n"
+            "flowfault_compensation = basic\n"
         )
-        boot.runpytest().stdout.fnmatch_lines(["--flowfault-strict: run 1 (flow 'boot')*"])
+        boot.runpytest().stdout.fnmatch_lines(
+            ["--flowfault-compensation=basic: run 1 (flow 'boot')*"]
+        )
+        boot.makeini("[pytest]\nflowfault_compensation = yes\n")
+        bad = boot.runpytest()
+        assert bad.ret == pytest.ExitCode.USAGE_ERROR
+        bad.stderr.fnmatch_lines(["*ini key flowfault_compensation: 'yes' is not a compensation*"])
 
     def test_seed_and_report_keys(self, boot: pytest.Pytester) -> None:
         """flowfault_seed fixes the seed, flowfault_report writes the report."""

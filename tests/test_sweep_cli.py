@@ -102,10 +102,19 @@ class TestSweepOption:
         )
 
     def test_revert_kind_and_bad_kinds(self, boot: pytest.Pytester) -> None:
-        """KINDS picks the fault kinds; an unknown kind is a usage error."""
+        """KINDS picks the fault kinds; an unknown kind is a usage error. A revert variant
+        passes when the injected revert failure reaches the caller, as TaskFlow halts the
+        rollback there by design. Only tasks with a revert of their own are revert points
+        (attach_volume_to_instance has none)."""
         boot.makepyfile(test_suite=SUITE)
         result = boot.runpytest("--flowfault-sweep=revert", "-v", "-k", "resilient")
-        assert 3 == sum("flowfault-sweep" in nodeid for nodeid in variant_outcomes(result))
+        variants = {
+            nodeid: outcome
+            for nodeid, outcome in variant_outcomes(result).items()
+            if "flowfault-sweep" in nodeid
+        }
+        assert 2 == len(variants), variants
+        assert {"PASSED"} == set(variants.values())
         bad = boot.runpytest("--flowfault-sweep=sometimes")
         assert bad.ret == pytest.ExitCode.USAGE_ERROR
         bad.stderr.fnmatch_lines(
