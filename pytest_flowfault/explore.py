@@ -311,7 +311,7 @@ def _fires(point: FaultPoint, variant: Variant, last: str) -> bool:
 
 
 def fault_points_of(
-    runs: Iterable[FlowRun], kinds: Sequence[str], exc: ExceptionChoice = None
+    runs: Iterable[FlowRun], kinds: Sequence[str], exc: object = None
 ) -> list[FaultPlan]:
     """For ``--flowfault-sweep``: one plan per fault point of a test's own runs."""
     exceptions = Exceptions(exc, "--flowfault-sweep")

@@ -9,7 +9,6 @@ fixture or marker, or when faults were given on the command line or in the ini f
 from __future__ import annotations
 
 import argparse
-import zlib
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ _VARIANT = pytest.StashKey["FaultPlan"]()  # set while a sweep variant of the it
 _BASELINE = pytest.StashKey["tuple[FlowRun, ...]"]()  # the runs a sweep explores
 _OPEN = pytest.StashKey["list[_TestState]"]()  # on the config: sessions not yet closed
 _BROKEN = pytest.StashKey[bool]()  # the plugin failed the item's setup (a bad marker, ...)
+_SWEEP_EXC = pytest.StashKey[object]()  # what pytest_flowfault_sweep_exc gave, checked
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -162,7 +162,7 @@ def pytest_runtest_protocol(
         from pytest_flowfault.explore import fault_points_of
 
         del item.stash[_BASELINE]
-        exc = item.config.hook.pytest_flowfault_sweep_exc(item=item)
+        exc = item.stash.get(_SWEEP_EXC, None)
         try:
             for plan in fault_points_of(baseline, item.config.stash[_SETTINGS].sweep, exc):
                 item.stash[_VARIANT] = plan
@@ -186,6 +186,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash[_SETTINGS]
+    if settings.sweep and _VARIANT not in item.stash:
+        _check_sweep_exc(item)
     if (
         settings.armed
         or _VARIANT in item.stash
@@ -270,6 +272,18 @@ def pytest_runtest_makereport(
     return report
 
 
+def _check_sweep_exc(item: pytest.Item) -> None:
+    """Ask ``pytest_flowfault_sweep_exc`` before the test runs: a bad answer fails its setup."""
+    from pytest_flowfault.arguments import check_sweep_exc
+
+    exc = item.config.hook.pytest_flowfault_sweep_exc(item=item)
+    try:
+        check_sweep_exc(exc, "pytest_flowfault_sweep_exc()")
+    except TypeError as problem:
+        pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
+    item.stash[_SWEEP_EXC] = exc
+
+
 def _judge_variant(
     report: pytest.TestReport, state: _TestState, variant: FaultPlan, strict: bool
 ) -> None:
@@ -315,81 +329,29 @@ def _close_all(config: pytest.Config) -> None:
 def _start(item: pytest.Item) -> _TestState:
     """Give ``item`` a fault session, active until its teardown ends; if the plugin
     fails the setup instead (a malformed marker), the item is still reported."""
+    from pytest_flowfault.engine import intercepting
+    from pytest_flowfault.lifecycle import start_fixture
+
     try:
-        return _started(item)
+        fixture = start_fixture(
+            item, item.config.stash[_SETTINGS], item.stash.get(_VARIANT, None)
+        )
     except (Exception, pytest.fail.Exception):
         item.stash[_BROKEN] = True
         raise
-
-
-def _started(item: pytest.Item) -> _TestState:
-    from pytest_flowfault.engine import intercepting
-    from pytest_flowfault.fixture import FlowFault
-    from pytest_flowfault.session import Session
-
-    settings = item.config.stash[_SETTINGS]
-    try:
-        spec = marker.marker_spec(item.iter_markers("flowfault"))
-    except InvalidMarker as problem:
-        pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
-    if spec.engines and "flowfault_engine" not in getattr(item, "fixturenames", ()):
-        pytest.fail(
-            f"{item.nodeid}: @pytest.mark.flowfault(engines=...) needs the test to use the "
-            f"flowfault fixture: flowfault.run() is what runs on each engine",
-            pytrace=False,
-        )
-    hook = item.config.hook
-    session = Session(
-        fast_parallel=settings.fast_parallel,
-        virtual_time=settings.virtual_time if spec.virtual_time is None else spec.virtual_time,
-        on_injected=lambda run, fault, atom, action, attempt: (
-            hook.pytest_flowfault_fault_injected(
-                run=run, fault=fault, atom=atom, attempt=attempt, action=action
-            )
-        ),
-        on_finished=lambda run: hook.pytest_flowfault_run_finished(run=run, item=item),
-        nothing_to_undo=settings.nothing_to_undo,
-    )
-    fixture = FlowFault(session, seed=_test_seed(settings.seed, item.nodeid))
-    if not spec.off:
-        for fault, origin in settings.faults:
-            fixture.put_in_force(fault, origin, expect_match=False)
-        if settings.chaos:
-            chaos = _chaos(settings.chaos, fixture.seed)
-            fixture.put_in_force(chaos, "--flowfault-chaos", expect_match=False)
-    for fault in spec.faults:
-        fixture.put_in_force(fault, "@pytest.mark.flowfault")
-    for plan, origin in (
-        (item.stash.get(_VARIANT, None), "--flowfault-sweep"),
-        (settings.replay_for(item.nodeid), "--flowfault-replay"),
-    ):
-        for fault in plan or ():
-            fixture.put_in_force(fault, origin, expect_match=False)
-    if spec.chaos:
-        chaos = _chaos(spec.chaos, fixture.seed)
-        fixture.put_in_force(chaos, "@pytest.mark.flowfault(chaos=...)")
     stack = ExitStack()
-    stack.callback(session.close)
+    stack.callback(fixture.session.close)
     state = item.stash[_STATE] = _TestState(fixture, stack)
     item.config.stash[_OPEN].append(state)
-    stack.enter_context(intercepting(session))
+    stack.enter_context(intercepting(fixture.session))
     return state
-
-
-def _chaos(rate: float, seed: int) -> Fault:
-    from pytest_flowfault.plan import Fault
-
-    return Fault.chaos("*", rate=rate, seed=seed)
-
-
-def _test_seed(base: int, nodeid: str) -> int:
-    return base + zlib.crc32(nodeid.encode())
 
 
 def _record(
     item: pytest.Item, state: _TestState | None, nodeid: str, variant: FaultPlan | None
 ) -> Record:
     """The test's record; without a state, that of a test the plugin could not set up."""
+    from pytest_flowfault.lifecycle import seed_of_test
     from pytest_flowfault.report import record_of_test
 
     fixture = state.fixture if state is not None else None
@@ -400,7 +362,7 @@ def _record(
         outcome=state.outcome if state is not None else "error",
         seed=(
             fixture.seed if fixture is not None
-            else _test_seed(item.config.stash[_SETTINGS].seed, item.nodeid)
+            else seed_of_test(item.config.stash[_SETTINGS].seed, item.nodeid)
         ),
         faults=[repr(fault) for fault in fixture.plan] if fixture is not None else [],
         matched_faults=(

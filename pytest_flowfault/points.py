@@ -51,7 +51,7 @@ class Exceptions:
     for every task, or the first ``{target: exception}`` entry that names the task (by
     name, pattern or task class); tasks no entry names get ``InjectedFault``."""
 
-    def __init__(self, exc: ExceptionChoice = None, api: str = "sweep()") -> None:
+    def __init__(self, exc: object = None, api: str = "sweep()") -> None:
         self._entries = check_sweep_exc(exc, api)
         self._api = api
 

@@ -114,4 +114,9 @@ def source_of(value: object) -> str:
         return f"{value.__module__}.{value.__qualname__}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({repr(value)!r})"
-    return repr(value)
+    text = repr(value)
+    cls = type(value)
+    if isinstance(value, BaseException) and text.startswith(f"{cls.__name__}("):
+        # A project's own exception is written by its dotted path, so that replay finds it.
+        return source_of(cls) + text[len(cls.__name__):]
+    return text

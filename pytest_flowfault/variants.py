@@ -307,11 +307,11 @@ def run_differences(first: FlowRun, other: FlowRun, one: int, two: int) -> list[
             break
     failed = {name for name, _ in first.verdict.failed_reverts}
     failed_other = {name for name, _ in other.verdict.failed_reverts}
-    for number, only in ((one, failed - failed_other), (two, failed_other - failed)):
-        if only:
+    for number, names_only in ((one, failed - failed_other), (two, failed_other - failed)):
+        if names_only:
             differences.append(
                 f"revert failed in repetition {number} only: "
-                + ", ".join(repr(name) for name in sorted(only))
+                + ", ".join(repr(name) for name in sorted(names_only))
             )
     return differences or ["the same atoms ran in the same order; only the verdicts differ"]
 

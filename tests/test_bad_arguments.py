@@ -268,6 +268,60 @@ class TestSweep:
                 TypeError,
                 "sweep(virtual_time=1): give True (skip sleeps inside atoms) or False, not int",
             ),
+            *(
+                (
+                    {"repeat": value},
+                    ValueError,
+                    f"sweep(repeat={value!r}): give how many times to run each variant, a "
+                    f"whole number >= 1 (e.g. repeat=20 on the parallel engine)",
+                )
+                for value in (0, "3", True, 2.0)
+            ),
+            (
+                {"setup": 42},
+                TypeError,
+                "sweep(): setup= takes a function of no arguments, called before every run, "
+                "got 42",
+            ),
+            (
+                {"exc": "timeout"},
+                TypeError,
+                "sweep(): exc must be an exception class or instance, e.g. RuntimeError or "
+                "RuntimeError('API down'), got str 'timeout' (exc= takes an exception class "
+                "or instance, or a mapping {target: exception})",
+            ),
+            (
+                {"exc": {"create": "timeout"}},
+                TypeError,
+                "sweep(): exc['create'] must be an exception class or instance, e.g. "
+                "RuntimeError or RuntimeError('API down'), got str 'timeout' (exc= takes an "
+                "exception class or instance, or a mapping {target: exception})",
+            ),
+            (
+                {"exc": {3: ValueError}},
+                TypeError,
+                "sweep(exc={3: <class 'ValueError'>}): a key must be a task name, a pattern or "
+                "a task class, got int 3",
+            ),
+            (
+                {"exc": KeyboardInterrupt},
+                TypeError,
+                "sweep(): exc=KeyboardInterrupt is a BaseException: it would escape TaskFlow's "
+                "error handling instead of failing the atom; use an Exception subclass (exc= "
+                "takes an exception class or instance, or a mapping {target: exception})",
+            ),
+            (
+                {"nothing_to_undo": ["lookup"]},
+                TypeError,
+                "nothing_to_undo only matters with strict=True: without it, a task with no "
+                "revert of its own is not a problem anyway",
+            ),
+            (
+                {"nothing_to_undo": [3], "strict": True},
+                TypeError,
+                "nothing_to_undo: give atom names, patterns or task classes (or their dotted "
+                "paths), got int 3",
+            ),
         ],
     )
     def test_every_argument_is_checked_before_any_run(

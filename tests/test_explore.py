@@ -576,13 +576,20 @@ def shapes(
 
 
 def naive_plans(report: SweepReport, kinds: Iterable[str], max_faults: int) -> list[FaultPlan]:
-    """Every plan a sweep without pruning would run (pairs on two different tasks)."""
+    """Every plan a sweep without pruning would run (pairs on two different tasks), but
+    for revert faults on tasks whose revert is TaskFlow's no-op: those cannot fail in
+    production, so the sweep leaves them out by design, not as runs equal to others."""
     last = points.last_task(report.baseline)
-    tasks = [atom.name for atom in report.baseline.atoms if atom.kind == "task"]
-    points = [points.FaultPoint(task, kind) for task in tasks for kind in kinds]
-    result = [FaultPlan(*point.faults(last)) for point in points]
+    tasks = [atom for atom in report.baseline.atoms if atom.kind == "task"]
+    every_point = [
+        points.FaultPoint(atom.name, kind)
+        for atom in tasks
+        for kind in kinds
+        if kind != "revert" or atom.has_revert
+    ]
+    result = [FaultPlan(*point.faults(last)) for point in every_point]
     if max_faults == 2:
-        for first, second in itertools.combinations(points, 2):
+        for first, second in itertools.combinations(every_point, 2):
             if first.task != second.task:
                 faults = dict.fromkeys([*first.faults(last), *second.faults(last)])
                 result.append(FaultPlan(*faults))

@@ -41,6 +41,33 @@ def test_not_using_the_fixture():
 """
 
 
+SELECTIVE_SUITE = """
+from taskflow import retry, task
+from taskflow.patterns import linear_flow
+
+
+class Timeout(Exception):
+    pass
+
+
+class RetryOnTimeout(retry.Times):
+    def on_failure(self, history, *args, **kwargs):
+        if any(f.check(Timeout) for f in history[-1][1].values()):
+            return retry.RETRY
+        return retry.REVERT_ALL
+
+
+class Create(task.Task):
+    def execute(self):
+        return 1
+
+
+def test_create(flowfault):
+    flow = linear_flow.Flow("f", retry=RetryOnTimeout(3, name="r")).add(Create("create"))
+    flowfault.run(flow).assert_succeeded()
+"""
+
+
 def variant_outcomes(result: pytest.RunResult) -> dict[str, str]:
     """Test id -> PASSED/FAILED, from -v output (sweep variants included).
 
@@ -120,6 +147,40 @@ class TestSweepOption:
         bad.stderr.fnmatch_lines(
             ["*argument --flowfault-sweep: 'sometimes': give kinds separated by commas, from "
              "transient, permanent, revert"]
+        )
+
+    def test_a_conftest_hook_chooses_the_exception(self, boot: pytest.Pytester) -> None:
+        """pytest_flowfault_sweep_exc: the variants raise what the flow's retry retries,
+        so --flowfault-sweep exercises it; the plans show it, for replay."""
+        boot.makepyfile(test_suite=SELECTIVE_SUITE)
+        plain = boot.runpytest("--flowfault-sweep=transient", "-v")
+        # Survived, but by reverting: the retry never retried.
+        assert (
+            "test_create[flowfault-sweep FaultPlan(Fault.fail('create', times=1))] "
+            "[passed]: f REVERTED (1 injected)"
+        ) in plain.stdout.str()
+        boot.makeconftest(
+            "from test_suite import Timeout\n\n"
+            "def pytest_flowfault_sweep_exc(item):\n"
+            "    return {'create': Timeout('still building')}\n"
+        )
+        chosen = boot.runpytest("--flowfault-sweep=transient", "-v")
+        chosen.assert_outcomes(passed=2)
+        assert (
+            "test_create[flowfault-sweep FaultPlan(Fault.fail('create', times=1, "
+            "exc=test_suite.Timeout('still building')))] [passed]: f SUCCESS (1 injected)"
+        ) in chosen.stdout.str()
+
+    def test_a_bad_hook_answer_fails_the_test_naming_the_hook(
+        self, boot: pytest.Pytester
+    ) -> None:
+        boot.makepyfile(test_suite=SELECTIVE_SUITE)
+        boot.makeconftest("def pytest_flowfault_sweep_exc(item):\n    return 'Timeout'\n")
+        result = boot.runpytest("--flowfault-sweep")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            ["*test_suite.py::test_create: pytest_flowfault_sweep_exc(): exc must be an "
+             "exception class or instance*got str 'Timeout'*"]
         )
 
     def test_same_variants_with_two_xdist_workers(self, boot: pytest.Pytester) -> None:
