@@ -24,7 +24,13 @@ PRUNED_SAME_FAULTS = "the same faults as another variant"
 PRUNED_CRASH_PAIR = "crash points are not paired"
 
 #: What ``sweep(exc=...)`` takes: one exception for all, or ``{target: exception}``.
-ExceptionChoice = ExceptionSpec | Mapping[str | type, ExceptionSpec] | None
+ExceptionChoice = (
+    ExceptionSpec
+    | Mapping[str, ExceptionSpec]
+    | Mapping[type, ExceptionSpec]
+    | Mapping[str | type, ExceptionSpec]
+    | None
+)
 
 
 @dataclass(frozen=True)

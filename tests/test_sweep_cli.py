@@ -52,7 +52,7 @@ class Timeout(Exception):
 
 class RetryOnTimeout(retry.Times):
     def on_failure(self, history, *args, **kwargs):
-        if any(f.check(Timeout) for f in history[-1][1].values()):
+        if any(f.check(Timeout) for f in history[-1][1].values()) and len(history) < 3:
             return retry.RETRY
         return retry.REVERT_ALL
 

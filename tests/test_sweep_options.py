@@ -67,11 +67,10 @@ class TestExc:
     def test_a_mapping_picks_per_target_first_match_wins(self) -> None:
         """{target: exc}: the first entry naming a task wins; unnamed tasks get
         InjectedFault. Keys may be names, patterns or task classes."""
-        report = sweep(
-            lambda: compute_flow(Log()),
-            kinds=("permanent",),
-            exc={"wait": WaitTimeout("still building"), Step: RuntimeError("API down")},
-        )
+        exc: dict[str | type, Exception] = {
+            "wait": WaitTimeout("still building"), Step: RuntimeError("API down")
+        }
+        report = sweep(lambda: compute_flow(Log()), kinds=("permanent",), exc=exc)
         raised = {
             variant.plan.faults[0].target: type(variant.run.error) for variant in report.variants
         }
