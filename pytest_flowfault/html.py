@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flowfault.report import EventRecord, Record, RunRecord
-from pytest_flowfault.run import event_text
 from pytest_flowfault.svg import (
     BARS,
     DECISION,
     GREY,
     SLEEP,
+    SLEEP_MARK,
     STATES,
     graph,
     labels_of,
     timeline,
 )
+from pytest_flowfault.timeline import event_text
 
 TITLE = "pytest-flowfault resilience report"
 #: Runs shown open per test; the rest (unless they leaked) fold into one <details>.
@@ -168,7 +169,7 @@ def _legend() -> str:
         "upper half, reverts in the lower half, each inside a pale band from the state change "
         f"that began it (RUNNING, REVERTING) to the next one. {bars}<span><i class=sw "
         f'style="width:3px;background:{DECISION}"></i>retry decision</span><span '
-        f'style="color:{SLEEP}">\u23f8</span> a sleep virtual time skipped<br>'
+        f'style="color:{SLEEP}">{SLEEP_MARK}</span> a sleep virtual time skipped<br>'
         "<b>Graphs:</b> boxes are tasks, dashed pills (↻) retry controllers, the fill is the "
         "final state, arrows lead to the atoms that wait. Hover a bar or a box for details.</div>"
     )

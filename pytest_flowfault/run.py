@@ -6,7 +6,6 @@ Written by :mod:`pytest_flowfault.recorder`; judged by :mod:`pytest_flowfault.as
 from __future__ import annotations
 
 import functools
-import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -14,7 +13,8 @@ from typing import Any, Literal
 from pytest_flowfault import assertions, verdict
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.targets import closest_name, short_labels
+from pytest_flowfault.targets import closest_name
+from pytest_flowfault.timeline import event_text, format_timeline
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]
@@ -54,7 +54,7 @@ class Event:
 
     @property
     def text(self) -> str:
-        """What happened, in words (see :func:`event_text`)."""
+        """What happened, in words (see :func:`pytest_flowfault.timeline.event_text`)."""
         error = describe_error(self.error) if self.error is not None else None
         return event_text(
             self.kind, self.what, attempt=self.attempt, old_state=self.old_state, error=error,
@@ -65,31 +65,6 @@ class Event:
 #: One ``execute`` or ``revert`` call: the event that started it and the one that ended it
 #: (None while it never ended). A call whose start was not recorded starts at its end.
 CallSpan = tuple[Event, Event | None]
-
-
-def event_text(
-    kind: str,
-    what: str,
-    *,
-    attempt: int | None = None,
-    old_state: str | None = None,
-    error: str | None = None,
-    seconds: float | None = None,
-) -> str:
-    """An event in words, as the timeline and the HTML report's event table show it.
-
-    >>> event_text("execute", "raised", attempt=2, error="ValueError('x')")
-    "execute attempt 2: raised ValueError('x')"
-    >>> event_text("task", "REVERTED", old_state="REVERTING")
-    'task REVERTING -> REVERTED'
-    """
-    if kind in ("execute", "revert"):
-        return f"{kind} attempt {attempt}: {what}" + (f" {error}" if error is not None else "")
-    if kind == "decision":
-        return f"retry decided {what}"
-    if kind == "sleep":
-        return f"slept {seconds or 0:g} s (virtual time: skipped)"
-    return f"{kind} {old_state or '?'} -> {what}" + (f" ({error})" if error is not None else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,39 +337,3 @@ class FlowRun:
             f"<FlowRun {self.flow_name!r} {self.engine} {self.state}{error} "
             f"events={len(self.events)}>"
         )
-
-
-_NAME_COLUMN = 40  # characters: Octavia's names reach 125
-_WIDTH = 120  # characters a line of the full names below the table may take
-
-
-def format_timeline(run: FlowRun) -> str:
-    """Render a run as an aligned table, one event a row; names longer than the atom
-    column are folded there and spelled out in full below the table."""
-    labels = short_labels((event.name for event in run.events), _NAME_COLUMN)
-    name_width = max([len(label) for label in labels.values()] + [4])
-    lines = [
-        f"flow {run.flow_name!r} on the {run.engine} engine ended {run.state}"
-        + (f" with {describe_error(run.error)}" if run.error is not None else ""),
-        f"{'#':>4}  {'time':>8}  {'atom':<{name_width}}  event",
-    ]
-    for event in run.events:
-        lines.append(
-            f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {labels[event.name]:<{name_width}}  "
-            + event.text
-            + (" [injected]" if event.injected else "")
-        )
-    folded = [(label, name) for name, label in labels.items() if label != name]
-    if folded:
-        lines.append("names in full:")
-        lines += [
-            textwrap.fill(f"{label} = {name}", _WIDTH, initial_indent="  ",
-                          subsequent_indent="    ")
-            for label, name in folded
-        ]
-    sleeps = [event.seconds for event in run.events if event.seconds is not None]
-    if sleeps:
-        lines.append(f"virtual time: {sum(sleeps):g} s skipped in {len(sleeps)} sleeps")
-    for problem in run.recorder_errors:
-        lines.append(f"recorder error: {problem}")
-    return "\n".join(lines)

@@ -35,6 +35,9 @@ BARS = {
 }
 DECISION = "#bf8700"
 SLEEP = "#6639ba"
+#: A skipped sleep's mark: ‖, since the pause sign (U+23F8) is in neither DejaVu nor
+#: Liberation, the fonts a Linux desktop or CI browser has (it drew as an empty box there).
+SLEEP_MARK = "\u2016"
 
 #: An atom as drawn: a record's ``atoms`` entry, or a name only events or dependencies give.
 Atom = dict[str, Any]
@@ -104,13 +107,15 @@ def _note(atom: Atom) -> tuple[str, str, bool]:
 
 _BOX_H, _GAP_Y, _GAP_X, _PAD = 40, 14, 60, 10
 _LABEL = 34  # characters of an atom's label; longer names are folded
-_MAX_WIDTH = 1500  # px a flow graph may take before its columns wrap (a 1,600 px page)
+#: px a picture takes at most: what a run's panel has inside html.py's 1,360 px page column
+#: (less its paddings and borders), so that pictures are drawn unscaled on a 1,600 px page.
+WIDTH = 1270
 
 
 def graph(run: RunRecord) -> str:
     """The flow graph: a box per atom, in columns by longest path, an arrow per dependency.
 
-    Columns that would not fit in :data:`_MAX_WIDTH` wrap into another band below.
+    Columns that would make it wider than :data:`WIDTH` wrap into another band below.
     """
     atoms, layer = _layers(run)
     labels = _labels(atoms)
@@ -126,7 +131,7 @@ def graph(run: RunRecord) -> str:
     boxes: dict[str, tuple[float, float, float]] = {}
     x, band_top, band_height, widest = float(_PAD), float(_PAD), 0.0, 0.0
     for column, width in zip(columns, widths):
-        if x > _PAD and x + width > _MAX_WIDTH:  # wrap: a new band of columns below
+        if x > _PAD and x + width + _PAD > WIDTH:  # wrap: a new band of columns below
             widest = max(widest, x - _GAP_X)
             x, band_top, band_height = float(_PAD), band_top + band_height + 2 * _GAP_Y, 0.0
         for n, name in enumerate(column):
@@ -187,12 +192,17 @@ class _Scale:
     lane_y: dict[str, int]
     height: int
     label_w: int = 270  # room for a label of _LABEL characters
-    plot_w: int = 1000
+    plot_w: int = WIDTH - 270 - 30  # less the label column and the 30 px right margin
     lane_h: int = 34
     top: int = 24
 
     def x(self, at: float) -> float:
         return self.label_w + at * 1000 / self.total_ms * self.plot_w
+
+    @property
+    def width(self) -> int:
+        """The whole picture's: the label column, the plot and a 30 px right margin."""
+        return self.label_w + self.plot_w + 30
 
 
 def _scale(atoms: Sequence[Atom], events: Sequence[EventRecord]) -> _Scale:
@@ -219,8 +229,7 @@ def timeline(run: RunRecord) -> str:
         start = by_seq[start_seq]
         parts.append(_bar(float(start["at"]), by_seq[end_seq] if end_seq is not None else start,
                           scale))
-    width = scale.label_w + scale.plot_w + 30
-    return _svg("timeline", width, scale.height, f"timeline of {run['flow']}", parts)
+    return _svg("timeline", scale.width, scale.height, f"timeline of {run['flow']}", parts)
 
 
 def _lane(atom: Atom, n: int, scale: _Scale, short: str) -> str:
@@ -259,13 +268,17 @@ def _mark(e: EventRecord, scale: _Scale) -> str:
     y = scale.lane_y[str(e["name"])]
     if e["kind"] == "decision":
         tip = f"{e['name']} decided {e['what']} at {e['at'] * 1000:.3f} ms"
+        # Its word goes right of the tick, or left of it where the picture ends too soon
+        # (7.5 px: a capital of the 10 px bold text).
+        fits = at + 4 + 7.5 * len(str(e["what"])) <= scale.width
+        side = {"x": at + 4} if fits else {"x": at - 4, "text_anchor": "end"}
         return _el(
             "g",
             _el("title", _e(tip))
             + _el("line", x1=at, y1=y + 2, x2=at, y2=y + scale.lane_h - 2, stroke=DECISION,
                   stroke_width=2.5)
-            + _el("text", _e(e["what"]), x=at + 4, y=y + 14, font_size=10,
-                  font_weight="bold", fill=DECISION),
+            + _el("text", _e(e["what"]), y=y + 14, font_size=10, font_weight="bold",
+                  fill=DECISION, **side),
             class_="decision",
         )
     tip = (f"{e['name']} slept {e['seconds']:g} s at {e['at'] * 1000:.3f} ms "
@@ -273,7 +286,7 @@ def _mark(e: EventRecord, scale: _Scale) -> str:
     return _el(
         "g",
         _el("title", _e(tip))
-        + _el("text", "\u23f8", x=at, y=y + 30, font_size=10, fill=SLEEP, text_anchor="middle"),
+        + _el("text", SLEEP_MARK, x=at, y=y + 30, font_size=10, fill=SLEEP, text_anchor="middle"),
         class_="sleep",
     )
 

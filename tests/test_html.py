@@ -264,6 +264,8 @@ class TestRender:
             failed.itertext()
         )
         assert "r decided REVERT at 3.000 msREVERT" == "".join(decision.itertext())
+        # The run's last event: its word goes left of the tick, inside the picture.
+        assert "end" == decision.find("{http://www.w3.org/2000/svg}text").get("text-anchor")  # type: ignore[union-attr]
 
     def test_many_runs_fold_after_the_first_few(self) -> None:
         """Runs after the third fold into one <details>, which says how they ended."""
@@ -371,4 +373,4 @@ class TestSixtyAtoms:
         assert "MASTER-…-compute-create-step-07" in page
         assert f"<code>MASTER-…-compute-create-step-07</code> = <code>MASTER{tail}07</code>" in page
         graph_width = int(page.split('<svg class="graph"')[1].split('width="')[1].split('"')[0])
-        assert graph_width <= 1510
+        assert graph_width <= 1270

@@ -60,7 +60,12 @@ class TestFailureSection:
                 "test_suite.py:16)",
                 "run 1 of 1:",
                 "flow 'boot' on the serial engine ended FAILURE with InjectedFault(*",
-                "*create_instance*revert attempt 1: raised InjectedFault(*) [[]injected[]]",
+                # 123 characters in full: the error is cut to fit 120, and spelled out below.
+                "*create_instance*revert attempt 1: raised InjectedFault('create_instance', "
+                "'rev…[[]2[]] [[]injected[]]",
+                "errors in full:",
+                "  [[]1[]] InjectedFault('attach_volume_to_instance', 'execute', 1)",
+                "  [[]2[]] InjectedFault('create_instance', 'revert', 1)",
                 "reproduce: pytest test_suite.py::test_leaks --flowfault-seed=5",
             ]
         )

@@ -10,7 +10,8 @@ from taskflow.patterns import linear_flow
 
 from flowkit import Boom, Log, Nap, Step
 from pytest_flowfault import Fault, FaultPlan, FlowRun, UnknownAtom, run_flow
-from pytest_flowfault.run import Event, event_text
+from pytest_flowfault.run import Event
+from pytest_flowfault.timeline import event_text
 
 
 def failing_run() -> FlowRun:
@@ -201,3 +202,28 @@ class TestLongNames:
         labels = short_labels(names, 30)
         assert 2 == len(set(labels.values()))
         assert all(len(label) <= 30 for label in labels.values())
+
+    def test_no_line_is_wider_than_120_columns(self) -> None:
+        """A 125-character name and long errors: each row cuts its error short and numbers
+        it, and the names and errors in full below the table wrap."""
+        name = ("octavia-post-loadbalancer-amp_association-subflow-octavia-post-loadbalancer-"
+                "amp_association-subflow-reload-lb-after-amp-assoc")
+        flow = linear_flow.Flow("lb").add(Step("pkg.plug", Log(), provides="p"), Boom(name))
+        text = run_flow(flow, plan=FaultPlan(Fault.fail_revert("plug"))).timeline()
+        lines = text.splitlines()
+        cut = [line for line in lines if "…[" in line]
+        assert (125, 120, [120] * 4) == (len(name), max(map(len, lines)), [len(c) for c in cut])
+        assert [
+            "execute attempt 1: raised ValueError('octavia-post-loadbalancer…[1]",
+            "task RUNNING -> FAILURE (ValueError('octavia-post-loadbalancer…[1])",
+            "revert attempt 1: raised InjectedFault('pkg.plug', '…[2] [injected]",
+            "task REVERTING -> REVERT_FAILURE (InjectedFault('pkg.plug', 'r…[2])",
+        ] == [line[53:] for line in cut]
+        assert text.endswith(
+            "errors in full:\n"
+            "  [1] ValueError('octavia-post-loadbalancer-amp_association-subflow-octavia-post-"
+            "loadbalancer-amp_association-subflow-\n"
+            "    reload-lb-after-amp-assoc is broken')\n"
+            "  [2] InjectedFault('pkg.plug', 'revert', 1)"
+        )
+        assert lines[0].endswith("ended FAILURE with InjectedFault('pkg.plug', 'revert', 1)")
