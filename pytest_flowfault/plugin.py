@@ -288,9 +288,9 @@ def _judge_variant(
     report: pytest.TestReport, state: _TestState, variant: FaultPlan, strict: bool
 ) -> None:
     """A sweep variant passes when its flows survived, whatever the test asserted."""
-    from pytest_flowfault.variants import test_variant_problem
+    from pytest_flowfault.variants import problem_of_sweep_variant
 
-    problem = test_variant_problem(state.fixture.runs, strict=strict)
+    problem = problem_of_sweep_variant(state.fixture.runs, strict=strict)
     if problem is not None:
         report.outcome = "failed"
         report.longrepr = f"flowfault sweep: not survived under {variant!r}\n{problem}"

@@ -324,7 +324,7 @@ def _reached_caller(run: FlowRun, fired: Event) -> bool:
     return check_failed(run, type(error), re.escape(str(error))) is None
 
 
-def test_variant_problem(runs: Iterable[FlowRun], *, strict: bool = False) -> str | None:
+def problem_of_sweep_variant(runs: Iterable[FlowRun], *, strict: bool = False) -> str | None:
     """For ``--flowfault-sweep``: what was wrong with a test's runs under a variant, run by
     run, judged as a sweep judges its variants (None if each survived)."""
     problems = []
