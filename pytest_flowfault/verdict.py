@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pytest_flowfault.errors import UnknownAtom, describe_error
-from pytest_flowfault.targets import target_matches
+from pytest_flowfault.targets import class_path, names_class, target_matches
 
 if TYPE_CHECKING:
     from pytest_flowfault.run import AtomInfo, Event, FlowRun
@@ -129,7 +129,7 @@ def _nothing_to_undo(targets: Iterable[str | type], strict: bool) -> tuple[str, 
     checked = []
     for target in targets:
         if isinstance(target, type):
-            checked.append(f"{target.__module__}.{target.__qualname__}")
+            checked.append(class_path(target))
         elif isinstance(target, str) and target.strip():
             checked.append(target)
         else:
@@ -147,8 +147,7 @@ def _nothing_to_undo(targets: Iterable[str | type], strict: bool) -> tuple[str, 
 
 def _names(target: str, atom: AtomInfo) -> bool:
     """Whether ``target`` names the atom, or its class by dotted path or class name."""
-    class_name = atom.class_path.rpartition(".")[2]
-    return target_matches(target, atom.name) or target in (atom.class_path, class_name)
+    return target_matches(target, atom.name) or names_class(target, atom.class_path)
 
 
 def _compensation_problems(
