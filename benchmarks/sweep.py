@@ -90,6 +90,8 @@ def native(plan: FaultPlan) -> Behaviour:
     """The task settings that make bare TaskFlow do what ``plan`` injects."""
     behaviour: Behaviour = {}
     for fault in plan:
+        if not isinstance(fault.target, str):  # a task class
+            raise ValueError(f"no native equivalent for {fault!r}")
         settings = behaviour.setdefault(fault.target, {})
         if fault.kind == "fail":
             settings["fail_times"] = fault.times

@@ -279,7 +279,7 @@ def test_create_survives_every_single_fault(flowfault: FlowFault,
         check=fresh.check,
     )
     report.assert_resilient()
-    retried = sorted(variant.plan.faults[0].target.rpartition("-")[2]
+    retried = sorted(str(variant.plan.faults[0].target).rpartition("-")[2]
                      for variant in report.variants if variant.run.succeeded)
     assert ["wait", "wait"] == retried  # compute-wait, connectivity-wait: retried, ACTIVE
     halted = [variant for variant in report.variants if variant.notes]

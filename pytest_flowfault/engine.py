@@ -25,6 +25,7 @@ from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.run import AtomInfo, FlowRun, NotInjected, ResumePoint, RunInfo
+from pytest_flowfault.targets import class_path
 
 if TYPE_CHECKING:
     from pytest_flowfault.session import Session
@@ -88,7 +89,10 @@ class Recording:
             for node, data in self._graph.nodes(data=True)
             if data["kind"] in _ATOM_KINDS
         }
-        self._started = session.begin_run({atom.name: kind for atom, kind in self._kinds.items()})
+        self._started = session.begin_run(
+            {atom.name: kind for atom, kind in self._kinds.items()},
+            {atom.name: type(atom) for atom in self._kinds},
+        )
         plan = session.plan + self._extra if self._extra is not None else session.plan
         if self._without_crashes:
             plan = FaultPlan(*(fault for fault in plan if not fault.is_crash))
@@ -230,7 +234,7 @@ def _out_of_reach(engine: Any, kinds: dict[Any, str], plan: FaultPlan) -> tuple[
         for atom, kind in kinds.items()
         if kind == "task"
         for fault in plan
-        if fault.kind != "crash_after" and fault.matches(atom.name, kind)
+        if fault.kind != "crash_after" and fault.matches(atom.name, kind, type(atom))
     )
 
 
@@ -292,10 +296,17 @@ def load_engine(flow: Any, **options: Any) -> Any:
 
 def task_names(flow: Any) -> list[str]:
     """The names of the tasks in ``flow`` (nested flows included), in compilation order."""
+    return list(task_classes(flow))
+
+
+def task_classes(flow: Any) -> dict[str, type]:
+    """The tasks of ``flow`` (nested flows included), name -> class, in compilation order."""
     loaded = taskflow.engines.load(flow)
     loaded.compile()
     graph = loaded.compilation.execution_graph
-    return [node.name for node, data in graph.nodes(data=True) if data["kind"] == "task"]
+    return {
+        node.name: type(node) for node, data in graph.nodes(data=True) if data["kind"] == "task"
+    }
 
 
 def _engine_kind(engine: Any) -> str:
@@ -328,9 +339,9 @@ def _atom_info(atom: Any, kind: str, graph: Any) -> AtomInfo:
         has_revert = type(atom).revert is not Atom.revert
     # The compiler marks every node under a retry controller with the nearest one.
     retry = graph.nodes[atom].get("retry")
-    class_path = f"{type(atom).__module__}.{type(atom).__qualname__}"
     return AtomInfo(
-        atom.name, kind, has_revert, retry.name if retry is not None else None, class_path  # type: ignore[arg-type]
+        atom.name, kind, has_revert, retry.name if retry is not None else None,  # type: ignore[arg-type]
+        class_path(type(atom)),
     )
 
 

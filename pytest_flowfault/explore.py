@@ -304,9 +304,10 @@ def _fires(point: FaultPoint, variant: Variant, last: str) -> bool:
     one striking makes the run with both points differ from ``run``.
     """
     return any(
-        run.reverts(fault.target) > 0 if fault.action == "revert" else run.attempts(fault.target) > 0
+        run.reverts(target) > 0 if fault.action == "revert" else run.attempts(target) > 0
         for run in (repetition.run for repetition in variant.repetitions)
         for fault in point.faults(last)
+        if isinstance(target := fault.target, str)  # always: a point's faults name tasks
     )
 
 

@@ -19,7 +19,7 @@ from pytest_flowfault.plan import (
 from pytest_flowfault.points import ExceptionChoice
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
-from pytest_flowfault.targets import not_injected_message, unmatched_message
+from pytest_flowfault.targets import Target, not_injected_message, unmatched_message
 from pytest_flowfault.values import ExceptionSpec
 from pytest_flowfault.variants import SweepReport
 
@@ -71,24 +71,28 @@ class FlowFault:
         return self._session.runs
 
     def fail(
-        self, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
+        self, target: Target, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Make ``execute`` of the atoms ``target`` names raise on its first ``times`` attempts.
 
-        ``times=None`` (the default) fails every attempt. ``exc`` is an exception class or
-        instance; the default is :class:`~pytest_flowfault.InjectedFault`.
+        ``target`` is an atom name, an ``fnmatch`` pattern, or a task class (every instance
+        of it, subclasses included). ``times=None`` (the default) fails every attempt.
+        ``exc`` is an exception class or instance; the default is
+        :class:`~pytest_flowfault.InjectedFault`.
+
+        >>> flowfault.fail(CertComputeCreate, times=1)      # doctest: +SKIP
         """
         return self.put_in_force(Fault.fail(target, times=times, exc=exc), _caller("flowfault.fail()"))
 
     def fail_revert(
-        self, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
+        self, target: Target, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Make ``revert`` of the atoms ``target`` names raise (every time by default)."""
         return self.put_in_force(
             Fault.fail_revert(target, times=times, exc=exc), _caller("flowfault.fail_revert()")
         )
 
-    def side_effect(self, target: str, effects: Iterable[object] | ExceptionSpec) -> Fault:
+    def side_effect(self, target: Target, effects: Iterable[object] | ExceptionSpec) -> Fault:
         """Decide each ``execute`` attempt from a mock-style ``side_effect`` sequence.
 
         Exceptions are raised, ``mock.DEFAULT`` runs the real code, other values are
@@ -96,7 +100,7 @@ class FlowFault:
         """
         return self.put_in_force(Fault.side_effect(target, effects), _caller("flowfault.side_effect()"))
 
-    def chaos(self, rate: float, *, tasks: str = "*", revert_rate: float = 0.0) -> None:
+    def chaos(self, rate: float, *, tasks: Target = "*", revert_rate: float = 0.0) -> None:
         """Fail each ``execute`` attempt of the atoms ``tasks`` names with probability ``rate``.
 
         Draws come from this test's :attr:`seed`, the flow name, the atom name and the
@@ -130,7 +134,7 @@ class FlowFault:
             raise TypeError(f"flowfault.virtual_time(enabled={enabled!r}): give True or False")
         self._session.virtual_time = enabled
 
-    def crash(self, *, after: str | None = None, during: str | None = None) -> Fault:
+    def crash(self, *, after: Target | None = None, during: Target | None = None) -> Fault:
         """Make the engine die after ``after`` completed (its result saved), or inside
         ``during``'s execute. The run ends CRASHED, its storage as a SIGKILL leaves it;
         :meth:`resume` continues it. Runs the code under test starts raise ``FlowCrash``.
@@ -151,8 +155,8 @@ class FlowFault:
         self,
         factory: str,
         *,
-        crash_after: str | None = None,
-        crash_during: str | None = None,
+        crash_after: Target | None = None,
+        crash_during: Target | None = None,
         backend: Any = "sqlite",
         store: Mapping[str, Any] | None = None,
     ) -> FlowRun:
@@ -240,7 +244,9 @@ class FlowFault:
         )
         if plan is not None:
             atoms = {atom.name: atom.kind for atom in run.atoms}
-            problem = unmatched_message(plan, atoms, lambda _: "flowfault.run(plan=...)")
+            problem = unmatched_message(
+                plan, atoms, lambda _: "flowfault.run(plan=...)", self._session.classes_seen
+            )
             if problem is not None:
                 raise UnmatchedFault(problem)
         return run
@@ -294,8 +300,9 @@ class FlowFault:
 
         Command-line faults apply to every test and are not expected to match in each.
         """
+        session = self._session
         return unmatched_message(
-            FaultPlan(*self._checked), self._session.atoms_seen, self._origins.get
+            FaultPlan(*self._checked), session.atoms_seen, self._origins.get, session.classes_seen
         )
 
     def not_injected_problem(self) -> str | None:
@@ -305,7 +312,8 @@ class FlowFault:
 
     def matched_faults(self) -> tuple[Fault, ...]:
         """The faults in force whose target named an atom of some run so far."""
-        unmatched = set(self.plan.unmatched(self._session.atoms_seen))
+        session = self._session
+        unmatched = set(self.plan.unmatched(session.atoms_seen, session.classes_seen))
         return tuple(fault for fault in self.plan if fault not in unmatched)
 
     def origin(self, fault: Fault) -> str | None:

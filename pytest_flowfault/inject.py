@@ -132,6 +132,7 @@ class Injector:
         self._on_injected = on_injected
         self._saved: list[tuple[Any, str, object]] = []
         self._crash_targets = [fault for fault in plan if fault.kind == "crash_after"]
+        self._classes = {atom.name: type(atom) for atom, _ in self._atoms}
 
     def __enter__(self) -> Injector:
         try:
@@ -172,7 +173,7 @@ class Injector:
         if state != "SUCCESS" or not name:
             return
         for fault in self._crash_targets:
-            if fault.matches(name):
+            if fault.matches(name, "task", self._classes.get(name)):
                 recorder = self._recorder
                 attempt = recorder.count("execute", name, "start")
                 recorder.add("task", name, "CRASH", old_state=state, attempt=attempt, injected=True)
@@ -194,7 +195,7 @@ class Injector:
     def _call_wrapper(self, atom: Any, kind: str, action: Action) -> Callable[..., Any]:
         original = getattr(atom, action)
         name: str = atom.name
-        faults = self._plan.for_atom(name, action, kind)
+        faults = self._plan.for_atom(name, action, kind, type(atom))
         attempts = itertools.count(1)  # next() on a count is atomic under the GIL
         record = self._recorder.add
         on_injected = self._on_injected

@@ -78,7 +78,7 @@ def marker_spec(marks: Iterable[Any]) -> MarkerSpec:
 
 def _marker_faults(kind: Literal["fail", "fail_revert"], value: object) -> list[Fault]:
     build = Fault.fail if kind == "fail" else Fault.fail_revert
-    if isinstance(value, str):
+    if isinstance(value, (str, type)):  # a name or pattern, or a task class
         pairs: Iterable[tuple[object, object]] = [(value, None)]
     elif isinstance(value, Mapping):
         pairs = value.items()

@@ -13,19 +13,36 @@ from typing import Any, Literal
 import pytest
 
 from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
+from pytest_flowfault.targets import CLASS_PREFIX
 
 REPORT_SUFFIXES = (".json", ".html")
 
 
 def target_and_times(value: str) -> tuple[str, int | None]:
-    """Parse ``TARGET[:TIMES]`` (an ``argparse`` type): ``'attach*:2'`` -> ``('attach*', 2)``."""
-    target, colon, times_text = value.rpartition(":")
-    if not colon:
-        target, times_text = value, ""
-    if not target.strip():
-        raise argparse.ArgumentTypeError(
-            f"{value!r} names no atom; write TARGET or TARGET:TIMES, e.g. 'create_instance:2'"
-        )
+    """Parse ``TARGET[:TIMES]`` (an ``argparse`` type): ``'attach*:2'`` -> ``('attach*', 2)``.
+
+    A task class is ``class:package.module.TaskClass[:TIMES]``; its dotted path is only
+    checked for shape here (``settings`` imports it, once the conftest files are loaded):
+    ``'class:app.tasks.Boot:2'`` -> ``('class:app.tasks.Boot', 2)``.
+    """
+    if value.startswith(CLASS_PREFIX):
+        path, _, times_text = value[len(CLASS_PREFIX):].partition(":")
+        parts = path.split(".")
+        if len(parts) < 2 or not all(p.isidentifier() and not p.startswith("__") for p in parts):
+            raise argparse.ArgumentTypeError(
+                f"{value!r}: {path!r} is not the dotted path of a class; write "
+                f"class:package.module.TaskClass, or class:package.module.TaskClass:TIMES"
+            )
+        target = CLASS_PREFIX + path
+    else:
+        target, colon, times_text = value.rpartition(":")
+        if not colon:
+            target, times_text = value, ""
+        if not target.strip():
+            raise argparse.ArgumentTypeError(
+                f"{value!r} names no atom; write TARGET or TARGET:TIMES, e.g. "
+                f"'create_instance:2', or class:package.module.TaskClass[:TIMES]"
+            )
     if not times_text:
         return target, None
     try:
@@ -115,7 +132,8 @@ def add_options(parser: pytest.Parser) -> None:
         type=_validated(target_and_times),
         metavar="TARGET[:TIMES]",
         help="make execute of the atoms TARGET names fail on the first TIMES attempts of "
-        "every run (every attempt without :TIMES), in every test. Repeatable. "
+        "every run (every attempt without :TIMES), in every test. TARGET is an atom name, "
+        "a pattern, or class:package.module.TaskClass (its instances). Repeatable. "
         "ini: flowfault_fail",
     )
     group.addoption(

@@ -8,12 +8,19 @@ serial and the parallel engine. Even chaos is drawn from a hash of those and a s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from pytest_flowfault.errors import FlowCrash, InvalidFaultPlan
-from pytest_flowfault.targets import Atoms, target_matches, with_kinds
+from pytest_flowfault.targets import (
+    Atoms,
+    Target,
+    class_path,
+    is_atom_class,
+    target_matches,
+    unmatched_faults,
+)
 from pytest_flowfault.values import (
     Action,
     ExceptionSpec,
@@ -46,18 +53,21 @@ class Injection:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Fault:
-    """One thing to make go wrong in the atoms that ``target`` names.
+    """One thing to make go wrong in the atoms that ``target`` names: an atom name, an
+    ``fnmatch`` pattern, or an atom class (every instance of it, subclasses included).
 
     Build faults with the constructors, which validate their arguments:
 
     >>> Fault.fail("create_instance", times=2)
     Fault.fail('create_instance', times=2)
+    >>> Fault.fail(CertComputeCreate)                       # doctest: +SKIP
+    Fault.fail(octavia.controller.worker.v2.tasks.compute_tasks.CertComputeCreate)
     >>> Fault.side_effect("attach", [RuntimeError("x"), mock.DEFAULT])
     Fault.side_effect('attach', [RuntimeError('x'), mock.DEFAULT])
     """
 
     kind: FaultKind
-    target: str
+    target: Target
     times: int | None = None
     exc: ExceptionSpec | None = None
     effects: tuple[object, ...] = ()
@@ -85,7 +95,7 @@ class Fault:
 
     @classmethod
     def fail(
-        cls, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
+        cls, target: Target, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """``execute`` raises on the first ``times`` attempts of each run (always if None).
 
@@ -95,14 +105,14 @@ class Fault:
 
     @classmethod
     def fail_revert(
-        cls, target: str, *, times: int | None = None, exc: ExceptionSpec | None = None
+        cls, target: Target, *, times: int | None = None, exc: ExceptionSpec | None = None
     ) -> Fault:
         """``revert`` raises on the first ``times`` reverts of each run (always if None)."""
         return cls("fail_revert", target, times, exc)
 
     @classmethod
     def side_effect(
-        cls, target: str, effects: Iterable[object] | ExceptionSpec
+        cls, target: Target, effects: Iterable[object] | ExceptionSpec
     ) -> Fault:
         """Decide each ``execute`` attempt from a mock-style ``side_effect``.
 
@@ -119,14 +129,14 @@ class Fault:
             check_exception(effects, "side_effect")  # refuses it, saying why
         if isinstance(effects, (str, bytes)) or not isinstance(effects, Iterable):
             raise InvalidFaultPlan(
-                f"side_effect for {target!r} must be a sequence of outcomes (exceptions, "
+                f"side_effect for {source_of(target)} must be a sequence of outcomes (exceptions, "
                 f"return values or mock.DEFAULT) or one exception, got {effects!r}"
             )
         return cls("side_effect", target, effects=tuple(effects))
 
     @classmethod
     def chaos(
-        cls, target: str = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
+        cls, target: Target = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Each ``execute`` attempt fails with probability ``rate``, drawn from ``seed``.
 
@@ -137,18 +147,18 @@ class Fault:
 
     @classmethod
     def chaos_revert(
-        cls, target: str = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
+        cls, target: Target = "*", *, rate: float, seed: int, exc: ExceptionSpec | None = None
     ) -> Fault:
         """Each ``revert`` fails with probability ``rate``, drawn from ``seed``."""
         return cls("chaos_revert", target, exc=exc, rate=rate, seed=seed)
 
     @classmethod
-    def crash_after(cls, target: str) -> Fault:
+    def crash_after(cls, target: Target) -> Fault:
         """The engine dies right after the task completed and its result was saved."""
         return cls("crash_after", target)
 
     @classmethod
-    def crash_during(cls, target: str) -> Fault:
+    def crash_during(cls, target: Target) -> Fault:
         """The engine dies inside the task's ``execute``, before its code runs."""
         return cls("crash_during", target)
 
@@ -162,9 +172,10 @@ class Fault:
         """The atom method this fault acts on."""
         return "revert" if self.kind in _REVERT_KINDS else "execute"
 
-    def matches(self, atom_name: str, kind: str = "task") -> bool:
-        """Whether this fault applies to the atom called ``atom_name`` of ``kind``."""
-        return target_matches(self.target, atom_name, kind)
+    def matches(self, atom_name: str, kind: str = "task", atom_class: type | None = None) -> bool:
+        """Whether this fault applies to the atom called ``atom_name`` of ``kind`` (an
+        instance of ``atom_class``, which a class target needs to match)."""
+        return target_matches(self.target, atom_name, kind, atom_class)
 
     def injection(self, atom_name: str, attempt: int, flow_name: str = "") -> Injection | None:
         """What this fault does to ``attempt`` (1-based) of its action, or None.
@@ -217,8 +228,8 @@ class Fault:
     def __repr__(self) -> str:
         if self.kind == "side_effect":
             effects = ", ".join(source_of(effect) for effect in self.effects)
-            return f"Fault.side_effect({self.target!r}, [{effects}])"
-        arguments = [repr(self.target)]
+            return f"Fault.side_effect({source_of(self.target)}, [{effects}])"
+        arguments = [source_of(self.target)]
         if self.rate is not None:
             arguments += [f"rate={self.rate!r}", f"seed={self.seed!r}"]
         if self.times is not None:
@@ -255,22 +266,23 @@ class FaultPlan:
         """The faults, in the order they were added."""
         return self._faults
 
-    def for_atom(self, atom_name: str, action: Action, kind: str = "task") -> tuple[Fault, ...]:
-        """The faults acting on ``action`` of the atom called ``atom_name``."""
+    def for_atom(
+        self, atom_name: str, action: Action, kind: str = "task", atom_class: type | None = None
+    ) -> tuple[Fault, ...]:
+        """The faults acting on ``action`` of the atom called ``atom_name`` (of class
+        ``atom_class``)."""
         return tuple(
             fault
             for fault in self._faults
-            if fault.action == action and fault.matches(atom_name, kind)
+            if fault.action == action and fault.matches(atom_name, kind, atom_class)
         )
 
-    def unmatched(self, atoms: Atoms) -> tuple[Fault, ...]:
-        """The faults that name none of ``atoms`` (names, or names mapped to kinds)."""
-        kinds = with_kinds(atoms)
-        return tuple(
-            fault
-            for fault in self._faults
-            if not any(fault.matches(name, kind) for name, kind in kinds)
-        )
+    def unmatched(
+        self, atoms: Atoms, classes: Mapping[str, type] | None = None
+    ) -> tuple[Fault, ...]:
+        """The faults that name none of ``atoms`` (names, or names mapped to kinds), whose
+        classes ``classes`` maps them to (atom name -> class)."""
+        return unmatched_faults(self._faults, atoms, classes)
 
     def __add__(self, other: object) -> FaultPlan:
         if isinstance(other, FaultPlan):
@@ -298,8 +310,8 @@ class FaultPlan:
 
 
 def crash_point(
-    after: str | None,
-    during: str | None,
+    after: Target | None,
+    during: Target | None,
     api: str,
     *,
     keywords: tuple[str, str] = ("crash_after", "crash_during"),
@@ -314,10 +326,24 @@ def crash_point(
 
 
 def _check_target(target: object) -> None:
+    if isinstance(target, type):
+        if not is_atom_class(target):
+            raise InvalidFaultPlan(
+                f"a fault target class must be a TaskFlow atom class (a Task or Retry "
+                f"subclass), got the class {class_path(target)}"
+            )
+        return
     if not isinstance(target, str):
+        name = getattr(target, "name", None) if is_atom_class(type(target)) else None
+        hint = ""
+        if isinstance(name, str):  # an atom object where its name or class belongs
+            hint = (
+                f"; this is the atom {name!r} itself: name it, {name!r}, or give its class, "
+                f"{type(target).__name__}"
+            )
         raise InvalidFaultPlan(
-            f"a fault target must be an atom name or fnmatch pattern (str), "
-            f"got {type(target).__name__} {target!r}"
+            f"a fault target must be an atom name, an fnmatch pattern (str) or a TaskFlow "
+            f"atom class, got {type(target).__name__} {target!r}{hint}"
         )
     if not target.strip():
         raise InvalidFaultPlan(

@@ -8,7 +8,6 @@ fixture or marker, or when faults were given on the command line or in the ini f
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import pytest
 
 from pytest_flowfault import hookspecs, marker, options
 from pytest_flowfault.errors import InvalidMarker, RedisServerError
-from pytest_flowfault.settings import Settings, read_settings
+from pytest_flowfault.settings import Settings, builtin_fault, read_settings
 from pytest_flowfault.writer import (
     ReportWriter,
     compensation_problem,
@@ -83,16 +82,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.hookimpl(trylast=True)
 def pytest_flowfault_parse_fault(kind: str, value: str, config: pytest.Config) -> Fault | None:
     """The built-in kinds: ``fail`` and ``fail_revert`` with ``TARGET[:TIMES]``."""
-    from pytest_flowfault.plan import Fault
-
-    if kind not in ("fail", "fail_revert"):
-        return None
-    try:
-        target, times = options.target_and_times(value)
-    except argparse.ArgumentTypeError as problem:
-        raise ValueError(str(problem)) from None
-    build = Fault.fail if kind == "fail" else Fault.fail_revert
-    return build(target, times=times)
+    return builtin_fault(kind, value, config.rootpath)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

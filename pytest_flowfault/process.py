@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault.engine import load_engine, run_to_end, task_names
+from pytest_flowfault.engine import load_engine, run_to_end, task_classes
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
@@ -50,8 +50,9 @@ def run_in_subprocess(
     __tracebackhide__ = True
     check_shareable(conf)
     _, make_flow = import_factory(factory)
-    atoms = {name: "task" for name in task_names(make_flow())}
-    problem = unmatched_message(FaultPlan(crash), atoms, lambda _: "run_in_subprocess()")
+    classes = task_classes(make_flow())
+    atoms = {name: "task" for name in classes}
+    problem = unmatched_message(FaultPlan(crash), atoms, lambda _: "run_in_subprocess()", classes)
     if problem is not None:
         raise UnmatchedFault(problem)
     backend = open_backend(conf, Path.cwd)  # tables exist before the child starts
@@ -111,8 +112,9 @@ def run_child(module: str, arguments: object, *, timeout: float, what: str, cras
     """Run ``python -m module`` (``sys.argv[1]``: ``arguments`` as JSON), which must die at
     ``crash``; return what it printed, or say why it did not die.
 
-    A child that lived prints the atoms it saw last: a ``crash`` that named none of them is
-    an :class:`UnmatchedFault` with the closest name, as in process.
+    A child that lived prints the atoms it saw last, and whether ``crash`` named any of
+    them (a class target needs the child's own classes): one that named none is an
+    :class:`UnmatchedFault` with the closest name, as in process.
     """
     __tracebackhide__ = True
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
@@ -126,8 +128,9 @@ def run_child(module: str, arguments: object, *, timeout: float, what: str, cras
     if child.returncode == -signal.SIGKILL:
         return child.stdout
     lines = child.stdout.strip().splitlines()
-    seen = json.loads(lines[-1]).get("atoms_seen") if lines and lines[-1].startswith("{") else None
-    if child.returncode == 0 and seen is not None:
+    survival = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    seen = survival.get("atoms_seen")
+    if child.returncode == 0 and seen is not None and survival.get("unmatched"):
         problem = unmatched_message(FaultPlan(crash), seen, lambda _: what)
         if problem is not None:
             raise UnmatchedFault(problem)
@@ -139,15 +142,20 @@ def run_child(module: str, arguments: object, *, timeout: float, what: str, cras
 
 def dying_session(crash_text: str) -> Session:
     """In a child: a session whose one crash fault SIGKILLs the process where it fires."""
+    # The text is the parent's own repr of a fault it was given: a class target's module
+    # may be imported from anywhere on the path the parent handed down.
+    path = [Path(entry or ".") for entry in sys.path]
     return Session(
-        parse_plan(crash_text, origin="the parent process's kill point"),
+        parse_plan(crash_text, origin="the parent process's kill point", importable_from=path),
         on_injected=lambda *fired: os.kill(os.getpid(), signal.SIGKILL),
     )
 
 
 def report_survival(session: Session) -> None:
-    """In a child that was not killed: say which atoms it saw, for the parent's message."""
-    print(json.dumps({"atoms_seen": session.atoms_seen}), flush=True)
+    """In a child that was not killed: say which atoms it saw and whether its kill point
+    named none of them, for the parent's message."""
+    unmatched = bool(session.plan.unmatched(session.atoms_seen, session.classes_seen))
+    print(json.dumps({"atoms_seen": session.atoms_seen, "unmatched": unmatched}), flush=True)
 
 
 def crashed_run_from_storage(flow: Any, backend: Any, detail: Any) -> FlowRun:

@@ -6,7 +6,8 @@ there is no ``eval``, no attribute access on arbitrary objects, and no call but 
 constructors, ``FaultPlan``, ``float`` of a string, sets and exception classes. Grammar::
 
     plan      := FaultPlan(fault, ...) | fault
-    fault     := Fault.KIND(value, ..., name=value, ...)   (KIND: a constructor of Fault)
+    fault     := Fault.KIND(target, value, ..., name=value, ...)   (KIND: a constructor of Fault)
+    target    := str | ATOM     (ATOM: a TaskFlow atom class, package.module.Class)
     value     := str | bytes | int | float | complex | True | False | None | -number
                | inf | nan | -inf | float('inf') | float('-inf') | float('nan')
                | (value, ...) | [value, ...] | {value: value, ...} | {value, ...}
@@ -15,9 +16,10 @@ constructors, ``FaultPlan``, ``float`` of a string, sets and exception classes. 
                | EXCEPTION | EXCEPTION(value, ..., name=value, ...)
     EXCEPTION := a builtin exception (RuntimeError) | InjectedFault | package.module.Class
 
-A dotted exception name is looked up one component at a time in ``__dict__`` (so no
+A dotted name is looked up one component at a time in ``__dict__`` (so no
 ``__getattr__``, property or descriptor runs), importing a module only when it is not
-imported yet, and it is accepted only if it ends at an exception class.
+imported yet, and it is accepted only if it ends at an exception class (or, as a fault's
+target, at an atom class).
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ from typing import NoReturn, get_args
 
 from pytest_flowfault.errors import InjectedFault, InvalidFaultPlan
 from pytest_flowfault.plan import Fault, FaultKind, FaultPlan
-from pytest_flowfault.resolve import Refused, exception_class_at, is_exception_class
+from pytest_flowfault.resolve import (
+    Refused,
+    atom_class_at,
+    exception_class_at,
+    is_exception_class,
+)
 
 #: Fault's constructors: one classmethod per fault kind, as plan.py defines them.
 CONSTRUCTORS: tuple[str, ...] = tuple(
@@ -173,25 +180,52 @@ class _Reader:
             self.reject(target, "is not a fault: FaultPlan takes Fault.<kind>(...) values")
         assert isinstance(node.func, ast.Attribute)
         constructor = getattr(Fault, node.func.attr)  # one of CONSTRUCTORS
-        args, kwargs = self.arguments(node)
+        args, kwargs = self.arguments(node, target_keyword="target")
         try:
             fault: Fault = constructor(*args, **kwargs)
         except (InvalidFaultPlan, TypeError) as problem:
             self.invalid(node, str(problem))
         return fault
 
-    def arguments(self, call: ast.Call) -> tuple[list[object], dict[str, object]]:
+    def arguments(
+        self, call: ast.Call, target_keyword: str | None = None
+    ) -> tuple[list[object], dict[str, object]]:
+        """The call's arguments; with ``target_keyword``, the first one (or that keyword)
+        is read as a fault's target."""
         args = []
-        for argument in call.args:
+        for position, argument in enumerate(call.args):
             if isinstance(argument, ast.Starred):
                 self.reject(argument)
-            args.append(self.value(argument))
+            is_target = target_keyword is not None and position == 0
+            args.append(self.target(argument) if is_target else self.value(argument))
         kwargs = {}
         for keyword_node in call.keywords:
             if keyword_node.arg is None:  # **mapping
                 self.reject(keyword_node)
-            kwargs[keyword_node.arg] = self.value(keyword_node.value)
+            is_target = target_keyword is not None and keyword_node.arg == target_keyword
+            read = self.target if is_target else self.value
+            kwargs[keyword_node.arg] = read(keyword_node.value)
         return args, kwargs
+
+    def target(self, node: ast.expr) -> object:
+        """A fault's target: a value (an atom name), or an atom class by its dotted name."""
+        if isinstance(node, ast.Name) and node.id not in _PLAN_NAMES:
+            if node.id[:1].isupper():
+                self.reject(
+                    node,
+                    f"is not a fault target; write an atom class by its dotted name, e.g. "
+                    f"package.module.{node.id}, or an atom's name as a string",
+                )
+            self.reject(node)
+        parts = self.dotted(node) if isinstance(node, ast.Attribute) else None
+        if parts is None:
+            return self.value(node)
+        if parts[0] in _PLAN_NAMES or any(part.startswith("__") for part in parts):
+            self.reject(node)
+        try:
+            return atom_class_at(parts, self.importable_from)
+        except Refused as refusal:
+            self.reject(node, str(refusal))
 
     def value(self, node: ast.expr) -> object:
         if isinstance(node, ast.Constant) and type(node.value) in _CONSTANTS:

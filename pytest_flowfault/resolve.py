@@ -1,5 +1,5 @@
-"""Finding the exception class a dotted name (``package.module.Class``) stands for, while
-running no code of anything named, beyond importing the project's own modules.
+"""Finding the exception class or atom class a dotted name (``package.module.Class``) stands
+for, while running no code of anything named, beyond importing the project's own modules.
 """
 
 from __future__ import annotations
@@ -9,15 +9,17 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeGuard, cast
+
+from pytest_flowfault.targets import is_atom_class
 
 _MISSING = object()
 
 
 class Refused(Exception):
-    """The name stands for no exception class this reader may take; the text says why."""
+    """The name stands for no class this reader may take; the text says why."""
 
 
 # The slots behind module.__dict__ and cls.__dict__, taken from the builtin types: a
@@ -45,7 +47,29 @@ def _is_module(value: object) -> bool:
 
 
 def exception_class_at(parts: Sequence[str], importable_from: Sequence[Path]) -> type[BaseException]:
-    """The exception class ``parts`` (``['pkg', 'mod', 'Error']``) names, or :class:`Refused`.
+    """The exception class ``parts`` (``['pkg', 'mod', 'Error']``) names, or :class:`Refused`
+    (see :func:`class_at`)."""
+    found = class_at(parts, importable_from, is_exception_class, "an exception class")
+    return cast("type[BaseException]", found)
+
+
+ATOM_CLASS = "a TaskFlow atom class, a Task or Retry subclass"
+
+
+def atom_class_at(parts: Sequence[str], importable_from: Sequence[Path]) -> type:
+    """The TaskFlow atom class (``Task``, ``Retry`` or a subclass) ``parts`` names, or
+    :class:`Refused` (see :func:`class_at`)."""
+    return class_at(parts, importable_from, is_atom_class, ATOM_CLASS)
+
+
+def class_at(
+    parts: Sequence[str],
+    importable_from: Sequence[Path],
+    accepts: Callable[[object], bool],
+    what: str,
+) -> type:
+    """The class ``parts`` names if ``accepts`` it (``what`` says what that is), or
+    :class:`Refused`.
 
     Each part is looked up in the own ``__dict__`` of a module or class, so no module
     ``__getattr__``, property, descriptor or metaclass runs. A module not imported yet is
@@ -66,9 +90,9 @@ def exception_class_at(parts: Sequence[str], importable_from: Sequence[Path]) ->
         if attribute is _MISSING:
             raise Refused(f"names nothing: {path} has no attribute {part!r}")
         found, path = attribute, f"{path}.{part}"
-    if path != ".".join(parts) or not is_exception_class(found):
-        raise Refused(f"is not an exception class ({path} is a {type(found).__name__})")
-    return found
+    if path != ".".join(parts) or not accepts(found):
+        raise Refused(f"is not {what} ({path} is a {type(found).__name__})")
+    return cast(type, found)
 
 
 def _module(path: str, roots: tuple[Path, ...]) -> object:
@@ -76,7 +100,7 @@ def _module(path: str, roots: tuple[Path, ...]) -> object:
     there is no such module.
 
     Importing runs the module's top-level code, as ``import`` in a conftest.py would; no
-    function of it is called, and nothing but an exception class is taken from it.
+    function of it is called, and nothing but a class is taken from it.
     Finding it first runs none: its parents are imported already (resolved in order).
     """
     if path in sys.modules:
@@ -91,8 +115,8 @@ def _module(path: str, roots: tuple[Path, ...]) -> object:
         where = ", ".join(str(root) for root in roots) or "none given"
         raise Refused(
             f"names module {path!r}, which is not imported yet and is not the project's "
-            f"own (under {where}): replay imports no other module, since importing runs "
-            f"its code; import it in a conftest.py to replay its exception classes"
+            f"own (under {where}): no other module is imported for a name, since importing "
+            f"runs its code; import it in a conftest.py to name its classes"
         )
     try:
         return importlib.import_module(path)

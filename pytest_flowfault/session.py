@@ -62,6 +62,7 @@ class Session:
         self._runs: list[tuple[int, FlowRun]] = []
         self._started = itertools.count()
         self._atoms_seen: dict[str, str] = {}
+        self._classes_seen: dict[str, type] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
         self._closers: list[Callable[[], None]] = []
 
@@ -76,6 +77,13 @@ class Session:
         """Every atom of every flow compiled so far (name -> kind), first seen first."""
         with self._lock:
             return dict(self._atoms_seen)
+
+    @property
+    def classes_seen(self) -> dict[str, type]:
+        """The class of every atom in :attr:`atoms_seen` run in this process (name -> class;
+        the latest, if two flows had atoms of the same name)."""
+        with self._lock:
+            return dict(self._classes_seen)
 
     def run(
         self,
@@ -189,10 +197,12 @@ class Session:
                 return run if run.state in ("CRASHED", "SUSPENDED") else None
         return None
 
-    def begin_run(self, atoms: dict[str, str]) -> int:
-        """Note the atoms (name -> kind) of a run about to start; return its start number."""
+    def begin_run(self, atoms: dict[str, str], classes: Mapping[str, type] | None = None) -> int:
+        """Note the atoms (name -> kind, and name -> class when known) of a run about to
+        start; return its start number."""
         with self._lock:
             self._atoms_seen.update(atoms)
+            self._classes_seen.update(classes or {})
             return next(self._started)
 
     def end_run(self, started: int, run: FlowRun) -> None:
@@ -244,7 +254,7 @@ def run_flow(
     finally:
         session.close()
     origin = lambda _: "run_flow(plan=...)"  # noqa: E731
-    problem = unmatched_message(session.plan, session.atoms_seen, origin)
+    problem = unmatched_message(session.plan, session.atoms_seen, origin, session.classes_seen)
     if problem is not None:
         raise UnmatchedFault(problem)
     problem = not_injected_message(session.plan, session.runs, origin)

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_flowfault import options
+from pytest_flowfault.targets import CLASS_PREFIX
 
 if TYPE_CHECKING:
     from pytest_flowfault.plan import Fault, FaultPlan
+    from pytest_flowfault.targets import Target
 
 _SEED_CACHE_KEY = "flowfault/seed"
 
@@ -211,6 +213,40 @@ def _parse_fault(config: pytest.Config, kind: str | None, value: str, source: st
             f"fail_revert, and plugins add kinds with the pytest_flowfault_parse_fault hook"
         )
     return fault
+
+
+def builtin_fault(kind: str, value: str, root: Path) -> Fault | None:
+    """A fault of a built-in kind, ``fail`` or ``fail_revert``, from ``TARGET[:TIMES]``;
+    None for other kinds. Raises ``ValueError`` saying what is wrong with ``value``.
+
+    A ``class:package.module.TaskClass`` target is resolved as replay resolves exception
+    classes: from a module imported already (by a conftest.py) or one of the project's
+    own, under ``root``.
+    """
+    from pytest_flowfault.plan import Fault
+
+    if kind not in ("fail", "fail_revert"):
+        return None
+    try:
+        target, times = options.target_and_times(value)
+    except argparse.ArgumentTypeError as problem:
+        raise ValueError(str(problem)) from None
+    build = Fault.fail if kind == "fail" else Fault.fail_revert
+    return build(_class_target(target, root), times=times)
+
+
+def _class_target(target: str, root: Path) -> Target:
+    from pytest_flowfault.resolve import Refused, atom_class_at
+
+    if not target.startswith(CLASS_PREFIX):
+        return target
+    try:
+        return atom_class_at(target[len(CLASS_PREFIX):].split("."), [root])
+    except Refused as refusal:
+        raise ValueError(
+            f"{target} {refusal}; write class:package.module.TaskClass[:TIMES] naming a "
+            f"TaskFlow Task (or Retry) subclass"
+        ) from None
 
 
 def _from_ini(parse: Any, config: pytest.Config, ini: str, value: str | None = None) -> Any:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from pytest_flowfault.arguments import FLOW_CLASSES, call, flow_problem
 from pytest_flowfault.catalog import PLAN_SWEEP_KINDS
 from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.targets import Target, is_atom_class
 
 
 def fault_plans(
@@ -34,7 +35,8 @@ def fault_plans(
     kinds: Iterable[str] = PLAN_SWEEP_KINDS,
     max_times: int = 3,
 ) -> st.SearchStrategy[FaultPlan]:
-    """Fault plans over the tasks of a flow (or over the given atom names).
+    """Fault plans over the tasks of a flow (or over the given targets: atom names,
+    patterns, or task classes, each of whose instances a fault then hits).
 
     ``transient`` faults fail the first 1 to ``max_times`` attempts, ``permanent`` ones
     every attempt, ``revert`` ones the revert. Plans shrink toward fewer faults, smaller
@@ -74,7 +76,7 @@ def fault_plans(
     )
 
 
-def _fault(kind: str, name: str, times: int) -> Fault:
+def _fault(kind: str, name: Target, times: int) -> Fault:
     if kind == "transient":
         return Fault.fail(name, times=times)
     if kind == "permanent":
@@ -82,7 +84,7 @@ def _fault(kind: str, name: str, times: int) -> Fault:
     return Fault.fail_revert(name)
 
 
-def _names(flow_or_atom_names: Any) -> list[str]:
+def _names(flow_or_atom_names: Any) -> list[Target]:
     if isinstance(flow_or_atom_names, str):
         raise TypeError(
             f"fault_plans() takes a flow or a list of atom names, got the string "
@@ -90,8 +92,9 @@ def _names(flow_or_atom_names: Any) -> list[str]:
         )
     from pytest_flowfault.engine import task_names  # imports taskflow, warning filtered
 
+    names: list[Target]
     if flow_problem(flow_or_atom_names) is None:
-        names = task_names(flow_or_atom_names)
+        names = list(task_names(flow_or_atom_names))
     elif not isinstance(flow_or_atom_names, Iterable):
         raise TypeError(
             f"{call('fault_plans()', 'flow_or_atom_names', flow_or_atom_names)}: give a "
@@ -100,8 +103,10 @@ def _names(flow_or_atom_names: Any) -> list[str]:
         )
     else:
         names = list(flow_or_atom_names)
-        if not all(isinstance(name, str) for name in names):
-            raise TypeError(f"fault_plans() needs atom names (str), got {names!r}")
+        if not all(isinstance(name, str) or is_atom_class(name) for name in names):
+            raise TypeError(
+                f"fault_plans() needs atom names (str) or task classes, got {names!r}"
+            )
     if not names:
         raise ValueError("fault_plans() needs at least one task to put faults on")
     return names

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pytest_flowfault.errors import UnknownAtom, describe_error
-from pytest_flowfault.targets import target_matches
+from pytest_flowfault.targets import class_path, names_class, target_matches
 
 if TYPE_CHECKING:
     from pytest_flowfault.run import AtomInfo, Event, FlowRun
@@ -143,7 +143,7 @@ def nothing_to_undo_targets(targets: Iterable[str | type], strict: bool) -> tupl
     checked = []
     for target in targets:
         if isinstance(target, type):
-            checked.append(f"{target.__module__}.{target.__qualname__}")
+            checked.append(class_path(target))
         elif isinstance(target, str) and target.strip():
             checked.append(target)
         else:
@@ -161,8 +161,7 @@ def nothing_to_undo_targets(targets: Iterable[str | type], strict: bool) -> tupl
 
 def names_atom(target: str, atom: AtomInfo) -> bool:
     """Whether ``target`` names the atom, or its class by dotted path or class name."""
-    class_name = atom.class_path.rpartition(".")[2]
-    return target_matches(target, atom.name) or target in (atom.class_path, class_name)
+    return target_matches(target, atom.name) or names_class(target, atom.class_path)
 
 
 @dataclass

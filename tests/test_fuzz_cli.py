@@ -94,9 +94,15 @@ NUMBERS = st.one_of(
 PIECES = st.one_of(
     st.text(alphabet="ab*?[]!^_-.:, \t\u00e9", max_size=12), NUMBERS, UNICODE, st.just("")
 )
-TARGETS = st.tuples(PIECES, st.one_of(st.just(""), NUMBERS.map(lambda n: ":" + n))).map(
-    "".join
+#: class:DOTTED.PATH targets: the suite's own task class, other classes, nothing, garbage.
+CLASSES = st.sampled_from(
+    ["class:", "class:test_suite.Step", "class:test_suite", "class:test_suite.nope",
+     "class:os.path", "class:builtins.int", "class:nosuch.Task", "class:a..b", "class:.x",
+     "class:test_suite.__class__", "class:antigravity.Fly", "CLASS:test_suite.Step"]
 )
+TARGETS = st.tuples(
+    st.one_of(PIECES, CLASSES), st.one_of(st.just(""), NUMBERS.map(lambda n: ":" + n))
+).map("".join)
 COLONS = st.lists(PIECES, max_size=4).map(":".join)
 VALUES = st.one_of(st.text(), TARGETS, NUMBERS, COLONS, UNICODE, st.just(""))
 KINDS = st.sampled_from(["fail", "fail_revert", "chaos", "crash_after", "", "FAIL", " fail"])

@@ -14,6 +14,8 @@ from flowkit import (
     HOLDING,
     RELEASE,
     STEPS_LOG,
+    Plain,
+    Step,
     functor_steps,
     held_steps,
     logged_steps,
@@ -348,6 +350,29 @@ class TestRealProcessDeath:
         assert ("flowkit.create_instance",) == resumed.execution_order()
         job.assert_completed_once()
 
+    def test_a_task_class_kills_the_child_at_its_first_instance(self, board: JobBoard) -> None:
+        """The kill point crosses to the child as Fault.crash_after(flowkit.Step): the child
+        imports the class and dies after the first Step, s0."""
+        job = board.post(logged_steps)
+        killed = board.run_conductor_in_subprocess(crash_after=Step)
+        assert killed.run is not None
+        assert ["s0"] == sorted(killed.run.atom_results)
+        resumed = board.run_conductor().run
+        assert resumed is not None
+        assert ("s1", "s2", "s3", "s4") == resumed.execution_order()
+        job.assert_completed_once()
+
+    def test_a_task_class_the_child_never_met_is_named(self, board: JobBoard) -> None:
+        """The child judges a class target with its own classes, and says it matched none."""
+        board.post(logged_steps)
+        with pytest.raises(UnmatchedFault) as failed:
+            board.run_conductor_in_subprocess(crash_during=Plain)
+        assert (
+            "Fault.crash_during(flowkit.Plain) (from the conductor flowfault-conductor-1) "
+            "targets the class flowkit.Plain, of which no atom of any flow run is an "
+            "instance\natoms seen: s0, s1, s2, s3, s4"
+        ) == str(failed.value)
+
 
 class TestBadInput:
     def test_conductor_without_a_job_times_out_saying_why(self, board: JobBoard) -> None:
@@ -369,6 +394,18 @@ class TestBadInput:
         with pytest.raises(TimeoutError, match=r"jobs not complete: 'logged' CLAIMED by "
                            r"flowfault-conductor-1$"):
             board.run_conductor(timeout=0.2)
+
+    def test_a_task_class_crashes_a_conductor_in_process(self, board: JobBoard) -> None:
+        """run_conductor(crash_after=Class): the conductor dies after the first instance."""
+        job = board.post(logged_steps)
+        first = board.run_conductor(crash_after=Step)
+        assert first.run is not None and ("s0",) == first.run.execution_order()
+        assert "crashed" == first.outcome
+        board.run_conductor()
+        job.assert_completed_once()
+        with pytest.raises(UnmatchedFault, match=r"targets the class flowkit.Plain, of which"):
+            board.post(logged_steps)
+            board.run_conductor(crash_after=Plain)
 
     def test_crash_target_that_names_no_task(self, board: JobBoard) -> None:
         board.post(logged_steps)

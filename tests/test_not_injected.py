@@ -39,6 +39,16 @@ class TestRunFlow:
         ) == str(failed.value)
         assert isinstance(failed.value, UnmatchedFault)
 
+    def test_a_class_target_on_remote_tasks_is_named_by_its_dotted_path(self) -> None:
+        """A class target is matched against the engine's copies, and reported the same."""
+        with worker_engine_options("flowkit:Plain") as options:
+            with pytest.raises(FaultNotInjected) as failed:
+                run_flow(two_plain_steps(), plan=Fault.fail_revert(Plain), **options)
+        assert (
+            f"Fault.fail_revert(flowkit.Plain) (from run_flow(plan=...)) cannot be injected "
+            f"into 'a', 'b' of flow 'remote': {REASON}"
+        ) == str(failed.value)
+
     def test_the_run_records_what_was_not_injected(self) -> None:
         """A crash_after fires on the engine's own notification, so it is not listed."""
         from pytest_flowfault.session import Session

@@ -114,7 +114,8 @@ class TestValidation:
             ),
             (
                 lambda: Fault.fail(3),  # type: ignore[arg-type]
-                "a fault target must be an atom name or fnmatch pattern (str), got int 3",
+                "a fault target must be an atom name, an fnmatch pattern (str) or a TaskFlow "
+                "atom class, got int 3",
             ),
             (
                 lambda: Fault.fail("a", exc="boom"),  # type: ignore[arg-type]

@@ -454,7 +454,10 @@ EXCEPTION_INSTANCES = st.builds(
     InjectedFault, st.text(max_size=8), st.sampled_from(["execute", "revert"]), st.integers(1, 9)
 )
 ANY_EXCEPTION = EXCEPTION_CLASSES | EXCEPTION_INSTANCES
-TARGETS = st.text(min_size=1, max_size=12).filter(str.strip)
+#: Names and patterns, and atom classes (a plan's repr writes their dotted paths).
+TARGETS = st.text(min_size=1, max_size=12).filter(str.strip) | st.sampled_from(
+    [task.Task, task.FunctorTask, retry.Times, retry.ForEach]
+)
 ANY_FAULT = st.one_of(
     st.builds(Fault.fail, TARGETS, times=st.none() | st.integers(1, 5),
               exc=st.none() | ANY_EXCEPTION),
@@ -469,6 +472,7 @@ NAMESPACE = {
     "FaultPlan": FaultPlan,
     "mock": mock,
     "InjectedFault": InjectedFault,
+    "taskflow": taskflow,
     "__builtins__": builtins,
 }
 

@@ -10,10 +10,12 @@ import unittest.mock
 from pathlib import Path
 from typing import Any
 
+import flowkit
 import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from taskflow import retry, task
 
 from pytest_flowfault import Fault, FaultPlan, InjectedFault, InvalidFaultPlan
 from pytest_flowfault.errors import UnknownAtom
@@ -168,9 +170,9 @@ class TestParsePlan:
         assert (
             f"here: only a fault plan is accepted here (FaultPlan(...) or Fault.<kind>(...)), "
             f"and 'antigravity.Fly' at column 21 names module 'antigravity', which is not "
-            f"imported yet and is not the project's own (under {tmp_path.resolve()}): replay "
-            f"imports no other module, since importing runs its code; import it in a "
-            f"conftest.py to replay its exception classes; paste the plan printed on a failing "
+            f"imported yet and is not the project's own (under {tmp_path.resolve()}): no "
+            f"other module is imported for a name, since importing runs its code; import it "
+            f"in a conftest.py to name its classes; paste the plan printed on a failing "
             f"test's reproduce: line"
         ) == str(refused.value)
         assert "antigravity" not in sys.modules
@@ -361,7 +363,10 @@ EXCEPTIONS = (
     | st.builds(InjectedFault, st.text(max_size=6), st.sampled_from(["execute", "revert"]),
                 st.integers(1, 9))
 )
-TARGETS = st.text(min_size=1, max_size=10).filter(str.strip)
+#: Names and patterns, and atom classes (written back as their dotted paths).
+TARGETS = st.text(min_size=1, max_size=10).filter(str.strip) | st.sampled_from(
+    [flowkit.Step, flowkit.Hold, flowkit.Plain, task.Task, task.FunctorTask, retry.Times]
+)
 TIMES = st.none() | st.integers(1, 5)
 FAULTS = st.one_of(
     st.builds(Fault.fail, TARGETS, times=TIMES, exc=st.none() | EXCEPTIONS),

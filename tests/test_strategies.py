@@ -215,7 +215,10 @@ class TestFaultPlansBadInput:
         """Atom names must be strings."""
         with pytest.raises(TypeError) as raised:
             fault_plans(["a", 1])
-        assert "fault_plans() needs atom names (str), got ['a', 1]" == str(raised.value)
+        assert (
+            "fault_plans() needs atom names (str) or task classes, got ['a', 1]"
+            == str(raised.value)
+        )
 
     def test_no_names(self) -> None:
         """An empty list of names gives nothing to put faults on."""

@@ -43,7 +43,7 @@ from pytest_flowfault.process import (
 )
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
-from pytest_flowfault.targets import unmatched_message
+from pytest_flowfault.targets import Target, unmatched_message
 
 _NAMESPACE = "flowfault"
 _API = "flowfault.jobboard()"
@@ -240,8 +240,8 @@ class JobBoard:
     def run_conductor(
         self,
         *,
-        crash_after: str | None = None,
-        crash_during: str | None = None,
+        crash_after: Target | None = None,
+        crash_during: Target | None = None,
         engine: str = "serial",
         timeout: float = 10.0,
         **engine_options: Any,
@@ -292,7 +292,9 @@ class JobBoard:
         run = conductor.runs[-1] if conductor.runs else None
         if run is not None:
             atoms = {atom.name: atom.kind for atom in run.atoms}
-            problem = unmatched_message(crashes, atoms, lambda _: "run_conductor()")
+            problem = unmatched_message(
+                crashes, atoms, lambda _: "run_conductor()", self.session.classes_seen
+            )
             if problem is not None:
                 raise UnmatchedFault(problem)
         return self._done(name, outcome, self._job(watch.job), run)
@@ -300,8 +302,8 @@ class JobBoard:
     def run_conductor_in_subprocess(
         self,
         *,
-        crash_after: str | None = None,
-        crash_during: str | None = None,
+        crash_after: Target | None = None,
+        crash_during: Target | None = None,
         timeout: float = 10.0,
     ) -> ConductorRun:
         """Start a conductor in a child process that is SIGKILLed after (or during) a task
