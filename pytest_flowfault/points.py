@@ -11,7 +11,7 @@ from pytest_flowfault.arguments import check_sweep_exc
 from pytest_flowfault.errors import SweepError
 from pytest_flowfault.plan import Fault
 from pytest_flowfault.run import AtomInfo, FlowRun
-from pytest_flowfault.targets import closest_name
+from pytest_flowfault.targets import class_path, closest_name
 from pytest_flowfault.values import ExceptionSpec
 from pytest_flowfault.verdict import names_atom
 
@@ -120,5 +120,5 @@ def _names_atom(target: str | type | None, atom: AtomInfo) -> bool:
     if target is None:
         return True
     if isinstance(target, type):
-        return atom.class_path == f"{target.__module__}.{target.__qualname__}"
+        return atom.class_path == class_path(target)
     return names_atom(target, atom)

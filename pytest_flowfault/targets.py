@@ -208,11 +208,46 @@ def short_labels(names: Iterable[str], width: int) -> dict[str, str]:
     for name, label in labels.items():
         taken.setdefault(label, []).append(name)
     for label, sharing in taken.items():
-        if len(sharing) > 1 and label not in sharing:  # folded alike: number them
-            for number, name in enumerate(sharing, start=1):
-                tag = f"~{number}"
-                labels[name] = _folded(name, width - len(tag)) + tag
+        if len(sharing) > 1 and label not in sharing:  # folded alike: show where they differ
+            apart = {name: _telling_apart(name, sharing, width) for name in sharing}
+            if None in apart.values() or len(set(apart.values())) < len(sharing):
+                apart = {
+                    name: _folded(name, width - len(f"~{number}")) + f"~{number}"
+                    for number, name in enumerate(sharing, start=1)
+                }
+            labels.update(apart)  # type: ignore[arg-type]
     return labels
+
+
+def _telling_apart(name: str, sharing: list[str], width: int) -> str | None:
+    """``ROLE-…-WHERE-IT-DIFFERS-…-END``: the words that set ``name`` apart from the other
+    names folded alike (between their common start and common end), or None if that does
+    not fit in ``width``."""
+    words = name.split("-")
+    others = [other.split("-") for other in sharing if other != name]
+    start = min(_common(words, other) for other in others)
+    end = min(_common(words[::-1], other[::-1]) for other in others)
+    differing = words[start:len(words) - end] or words[start:start + 1]
+    head = words[0] if start > 0 else ""
+    tail = words[len(words) - end:] if end > 0 else []
+    # The most that fits: what differs with as much of the common end as fits (it says
+    # what the atom does), else what differs alone, else the first word that differs.
+    for middle in (differing, differing[:1]):
+        for kept in range(len(tail), -1, -1):
+            parts = (head, "-".join(middle), "-".join(tail[len(tail) - kept:]))
+            label = "-…-".join(part for part in parts if part)
+            if len(label) <= width:
+                return label
+    return None
+
+
+def _common(words: list[str], other: list[str]) -> int:
+    count = 0
+    for word, other_word in zip(words, other):
+        if word != other_word:
+            break
+        count += 1
+    return count
 
 
 def _folded(name: str, width: int) -> str:

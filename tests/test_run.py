@@ -203,6 +203,22 @@ class TestLongNames:
         assert 2 == len(set(labels.values()))
         assert all(len(label) <= 30 for label in labels.values())
 
+    def test_labels_folded_alike_show_where_the_names_differ(self) -> None:
+        """Octavia's two retry controllers of one amphora share start and end: their
+        labels keep the words that tell them apart, not a number."""
+        from pytest_flowfault.targets import short_labels
+
+        names = [
+            "MASTER-octavia-create-amp-for-lb-subflow-octavia-compute-create-retry-subflow_retry",
+            "MASTER-octavia-create-amp-for-lb-subflow-octavia-create-amphora-retry-subflow_retry",
+            "octavia-post-lb-subflow-octavia-get-vrrp-subflow-0-octavia-amphora-update-vrrp-intf",
+            "octavia-post-lb-subflow-octavia-get-vrrp-subflow-1-octavia-amphora-update-vrrp-intf",
+        ]
+        assert [
+            "MASTER-…-compute-create", "MASTER-…-create-amphora",
+            "octavia-…-0-…-update-vrrp-intf", "octavia-…-1-…-update-vrrp-intf",
+        ] == list(short_labels(names, 30).values())
+
     def test_no_line_is_wider_than_120_columns(self) -> None:
         """A 125-character name and long errors: each row cuts its error short and numbers
         it, and the names and errors in full below the table wrap."""
