@@ -20,6 +20,7 @@ from pytest_flowfault.run import (
     NotInjected,
     ResumePoint,
 )
+from pytest_flowfault.upgrade import SavedState
 from pytest_flowfault.vtime import real_perf_counter
 
 
@@ -101,6 +102,7 @@ class Recorder:
         resume_point: ResumePoint | None = None,
         atom_results: Mapping[str, Any] | None = None,
         not_injected: tuple[NotInjected, ...] = (),
+        saved: SavedState | None = None,
     ) -> FlowRun:
         """Freeze what was recorded into a :class:`FlowRun`."""
         with self._lock:
@@ -120,5 +122,6 @@ class Recorder:
             resume_point=resume_point,
             atom_results=MappingProxyType(dict(atom_results or {})),
             not_injected=not_injected,
+            saved=saved,
         )
 

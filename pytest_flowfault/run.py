@@ -6,15 +6,14 @@ Written by :mod:`pytest_flowfault.recorder`; judged by :mod:`pytest_flowfault.as
 from __future__ import annotations
 
 import functools
-import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_flowfault import assertions, verdict
+from pytest_flowfault import assertions, timeline, upgrade, verdict
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
-from pytest_flowfault.targets import closest_name, short_labels
+from pytest_flowfault.targets import closest_name
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
 AtomKind = Literal["task", "retry"]
@@ -113,14 +112,23 @@ class ResumePoint:
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
     """An atom of the run's flow: its name, kind, whether its revert does anything, the
-    retry controller nearest above it (None when no retry controller covers it), and its
-    class's dotted path (empty when unknown, as for a run rebuilt from storage)."""
+    retry controller nearest above it (None when no retry controller covers it), its
+    class's dotted path (empty when unknown, as for a run rebuilt from storage), and its
+    code's contract: ``version`` as TaskFlow saves it (``'1.0'``), the names it
+    ``requires`` and ``provides``, for each provided name the ``result_keys`` entry TaskFlow
+    reads it from (None: the whole result; an index or key), and ``class_version``, a
+    version its class declares that TaskFlow ignores (None when there is none)."""
 
     name: str
     kind: AtomKind
     has_revert: bool
     retry: str | None = None
     class_path: str = ""
+    version: str | None = None
+    requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    result_keys: tuple[Any, ...] = ()
+    class_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ class FlowRun:
     atom_results: Mapping[str, Any] = field(default_factory=dict, compare=False)
     #: Faults in force that could not reach atoms of this run, and why.
     not_injected: tuple[NotInjected, ...] = ()
+    #: What the flow detail held before this run's engine touched it (None: not known).
+    saved: upgrade.SavedState | None = field(default=None, compare=False)
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -281,7 +291,7 @@ class FlowRun:
 
     def timeline(self) -> str:
         """A readable table of the run: sequence, time, atom, transition, attempt, errors."""
-        return format_timeline(self)
+        return timeline.format_timeline(self)
 
     def assert_succeeded(self) -> None:
         """Fail unless the flow ended in SUCCESS."""
@@ -340,6 +350,21 @@ class FlowRun:
         __tracebackhide__ = True
         assertions.fail_if(assertions.check_no_lost_results(self))
 
+    def upgrade_changes(self) -> tuple[upgrade.UpgradeChange, ...]:
+        """What changed between the release that saved the state this run resumed and the
+        release it ran: atoms added and removed, versions, requires and provides."""
+        return upgrade.upgrade_changes(self)
+
+    def versions(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each atom's (version that wrote its saved state, version now running)."""
+        return upgrade.atom_versions(self)
+
+    def assert_upgrade_safe(self) -> None:
+        """Fail, naming atoms and why, if resuming the saved state with this release is
+        unsafe (see :func:`pytest_flowfault.upgrade.upgrade_problems`)."""
+        __tracebackhide__ = True
+        assertions.fail_if(upgrade.check_upgrade_safe(self))
+
     def chain(self) -> tuple[FlowRun, ...]:
         """This run and the runs it resumed, first run first."""
         runs: list[FlowRun] = []
@@ -360,39 +385,3 @@ class FlowRun:
             f"<FlowRun {self.flow_name!r} {self.engine} {self.state}{error} "
             f"events={len(self.events)}>"
         )
-
-
-_NAME_COLUMN = 40  # characters: Octavia's names reach 125
-_WIDTH = 120  # characters a line of the full names below the table may take
-
-
-def format_timeline(run: FlowRun) -> str:
-    """Render a run as an aligned table, one event a row; names longer than the atom
-    column are folded there and spelled out in full below the table."""
-    labels = short_labels((event.name for event in run.events), _NAME_COLUMN)
-    name_width = max([len(label) for label in labels.values()] + [4])
-    lines = [
-        f"flow {run.flow_name!r} on the {run.engine} engine ended {run.state}"
-        + (f" with {describe_error(run.error)}" if run.error is not None else ""),
-        f"{'#':>4}  {'time':>8}  {'atom':<{name_width}}  event",
-    ]
-    for event in run.events:
-        lines.append(
-            f"{event.seq:>4}  {event.at * 1000:>6.1f}ms  {labels[event.name]:<{name_width}}  "
-            + event.text
-            + (" [injected]" if event.injected else "")
-        )
-    folded = [(label, name) for name, label in labels.items() if label != name]
-    if folded:
-        lines.append("names in full:")
-        lines += [
-            textwrap.fill(f"{label} = {name}", _WIDTH, initial_indent="  ",
-                          subsequent_indent="    ")
-            for label, name in folded
-        ]
-    sleeps = [event.seconds for event in run.events if event.seconds is not None]
-    if sleeps:
-        lines.append(f"virtual time: {sum(sleeps):g} s skipped in {len(sleeps)} sleeps")
-    for problem in run.recorder_errors:
-        lines.append(f"recorder error: {problem}")
-    return "\n".join(lines)
