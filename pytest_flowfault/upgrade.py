@@ -352,10 +352,9 @@ def missing_requirements(
                 continue
             state = (saved.atom(provider) or _NEVER).state
             problems.append(
-                f"{atom.name!r} requires {name!r}, which {provider!r} provided (saved "
-                f"{state}), and {provider!r} is absent from the new release: TaskFlow "
-                f"cannot read a result saved by an atom the flow no longer has, and the "
-                f"store does not hold {name!r}"
+                f"{atom.name!r} requires {name!r}, which the removed atom {provider!r} "
+                f"provided (saved {state}): TaskFlow cannot read a result saved by an atom "
+                f"the flow no longer has, and the store does not hold it"
             )
     return problems
 

@@ -110,7 +110,8 @@ def test_the_core_never_imports_what_is_built_on_it() -> None:
     """plan -> inject -> engine -> run -> checks: the explorer, the pytest glue, the
     reports and the jobboard feature drive the core; the core never reaches back."""
     core = ("plan", "targets", "values", "inject", "recorder", "run", "assertions", "engine",
-            "session", "vtime", "errors", "catalog", "persist", "verdict")
+            "session", "vtime", "errors", "catalog", "persist", "verdict", "timeline",
+            "upgrade")
     above = ("explore", "strategies", "fixture", "plugin", "options", "marker", "settings",
              "report", "html", "svg", "writer", "jobboard")
     reaching = {
