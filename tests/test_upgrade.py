@@ -410,6 +410,19 @@ class TestAcrossSigkill:
             resumed.assert_upgrade_safe()
         assert list(CARELESS) == problems_of(failed)
 
+    def test_the_store_is_no_atom(self, flowfault: FlowFault) -> None:
+        """The store TaskFlow saves as a task detail is neither an atom nor a lost result
+        (it was both before the run was rebuilt from the flow's code)."""
+        crashed = flowfault.run_in_subprocess(
+            "releases:release_1", crash_during="dns", store={"region": "r1"}
+        )
+        assert ["network", "server", "dns"] == [atom.name for atom in crashed.atoms]
+        assert {"network", "server"} == set(crashed.atom_results)
+        assert "releases.Create" == crashed.atom("server").class_path
+        resumed = flowfault.resume(crashed, flow=releases.careful_release_2)
+        resumed.assert_no_lost_results()
+        assert ("region",) == (resumed.saved.store if resumed.saved else ())
+
     def test_a_dropped_producer(self, flowfault: FlowFault) -> None:
         crashed = flowfault.run_in_subprocess("releases:release_1", crash_during="dns")
         with pytest.raises(UpgradeError, match="'server' requires 'network', which the "
