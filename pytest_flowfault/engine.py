@@ -25,7 +25,7 @@ from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.run import AtomInfo, FlowRun, NotInjected, ResumePoint, RunInfo
-from pytest_flowfault.upgrade import SavedState, saved_state
+from pytest_flowfault.saved import SavedState, saved_state
 
 if TYPE_CHECKING:
     from pytest_flowfault.session import Session
@@ -366,14 +366,17 @@ def _atom_info(atom: Any, kind: str, graph: Any) -> AtomInfo:
 
 def _ignored_class_version(atom: Any) -> str | None:
     """A ``version`` set on the atom's class, which TaskFlow ignores: ``Atom.__init__``
-    sets ``self.version = (1, 0)`` on every instance (``taskflow/atom.py``)."""
+    sets ``self.version = (1, 0)`` on every instance (``taskflow/atom.py``), and the
+    instance still has that default."""
+    if misc.get_version_string(atom) != "1.0":
+        return None
     for klass in type(atom).__mro__:
         if klass is Atom:
             return None
         declared = vars(klass).get("version")
         if isinstance(declared, (tuple, list, str)):
             as_text = misc.get_version_string(klass)
-            return as_text if as_text != misc.get_version_string(atom) else None
+            return as_text if as_text != "1.0" else None
     return None
 
 

@@ -20,7 +20,7 @@ from pytest_flowfault.run import (
     NotInjected,
     ResumePoint,
 )
-from pytest_flowfault.upgrade import SavedState
+from pytest_flowfault.saved import SavedState
 from pytest_flowfault.vtime import real_perf_counter
 
 

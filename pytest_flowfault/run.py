@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pytest_flowfault import assertions, timeline, upgrade, verdict
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.saved import SavedState
 from pytest_flowfault.targets import closest_name
 
 EventKind = Literal["flow", "task", "retry", "execute", "revert", "decision", "sleep"]
@@ -167,7 +168,7 @@ class FlowRun:
     #: Faults in force that could not reach atoms of this run, and why.
     not_injected: tuple[NotInjected, ...] = ()
     #: What the flow detail held before this run's engine touched it (None: not known).
-    saved: upgrade.SavedState | None = field(default=None, compare=False)
+    saved: SavedState | None = field(default=None, compare=False)
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

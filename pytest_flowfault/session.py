@@ -25,8 +25,9 @@ from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault, UpgradeErr
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun, RunInfo
+from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.targets import not_injected_message, unmatched_message
-from pytest_flowfault.upgrade import missing_requirements, saved_state
+from pytest_flowfault.upgrade import missing_requirements
 from pytest_flowfault.values import Action
 
 
@@ -234,7 +235,9 @@ class Session:
                 self._pools[width] = ThreadPoolExecutor(width, thread_name_prefix="flowfault")
             return self._pools[width]
 
-def _upgrade_refusal(refused: Exception, saved: Any, run: FlowRun, engine: Any) -> str | None:
+def _upgrade_refusal(
+    refused: Exception, saved: SavedState, run: FlowRun, engine: Any
+) -> str | None:
     """Why TaskFlow refused a resumed flow, if the saved state explains it (None if not)."""
     from taskflow.exceptions import MissingDependencies
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_flowfault.arguments import short_repr
 from pytest_flowfault.assertions import successful_executions
+from pytest_flowfault.saved import SavedAtom, SavedState
 
 if TYPE_CHECKING:
     from pytest_flowfault.run import AtomInfo, FlowRun
@@ -29,51 +30,6 @@ if TYPE_CHECKING:
 WORK_STATES = ("SUCCESS", "RUNNING", "REVERTING")
 #: Saved states in which the atom's saved result was written by its (old) code.
 COMPLETED_STATES = ("SUCCESS", "REVERTING")
-
-
-@dataclass(frozen=True)
-class SavedAtom:
-    """An atom detail as the flow detail held it before a (new) release resumed it:
-    ``version`` is the one TaskFlow recorded when it created the detail."""
-
-    name: str
-    kind: str
-    version: str | None
-    state: str
-    result: Any = field(default=None, hash=False)
-
-
-@dataclass(frozen=True)
-class SavedState:
-    """What a flow detail held before an engine resumed it: its atoms (none for a flow
-    that starts afresh) and the names its store holds.
-
-    >>> run.saved.atom("create_instance").version        # doctest: +SKIP
-    '1.0'
-    """
-
-    atoms: tuple[SavedAtom, ...] = ()
-    store: tuple[str, ...] = ()
-
-    def atom(self, name: str) -> SavedAtom | None:
-        """The saved atom called ``name``, or None."""
-        return next((atom for atom in self.atoms if atom.name == name), None)
-
-
-def saved_state(flow_detail: Any) -> SavedState:
-    """Read a TaskFlow flow detail into a :class:`SavedState` (it is not changed)."""
-    from taskflow.storage import Storage
-
-    atoms = []
-    store: tuple[str, ...] = ()
-    for detail in flow_detail:
-        if detail.name == Storage.injector_name:  # the store, saved as a task detail
-            store = tuple(detail.results or {})
-            continue
-        kind = "retry" if type(detail).__name__ == "RetryDetail" else "task"
-        result = detail.results if kind == "task" else None
-        atoms.append(SavedAtom(detail.name, kind, detail.version, detail.state, result))
-    return SavedState(tuple(atoms), store)
 
 
 @dataclass(frozen=True)
@@ -138,6 +94,16 @@ class ProvidesChanged:
     after: tuple[str, ...]
     before_keys: tuple[Any, ...] = ()
     after_keys: tuple[Any, ...] = ()
+
+    @property
+    def rereads_result(self) -> bool:
+        """Whether the new release reads a provided name from another part of a saved
+        result than the old one wrote it to (a name it no longer provides is harmless)."""
+        wrote = dict(zip(self.before, self.before_keys))
+        return any(
+            name not in wrote or wrote[name] != key
+            for name, key in zip(self.after, self.after_keys)
+        )
 
     def __str__(self) -> str:
         return (
@@ -234,7 +200,7 @@ def upgrade_problems(run: FlowRun) -> tuple[str, ...]:
     ]
     problems += [
         _provides_problem(change) for change in changes
-        if isinstance(change, ProvidesChanged)
+        if isinstance(change, ProvidesChanged) and change.rereads_result
         and (saved.atom(change.atom) or _NEVER).state in COMPLETED_STATES
     ]
     removed = [change for change in changes if isinstance(change, AtomRemoved)]

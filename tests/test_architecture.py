@@ -111,7 +111,7 @@ def test_the_core_never_imports_what_is_built_on_it() -> None:
     reports and the jobboard feature drive the core; the core never reaches back."""
     core = ("plan", "targets", "values", "inject", "recorder", "run", "assertions", "engine",
             "session", "vtime", "errors", "catalog", "persist", "verdict", "timeline",
-            "upgrade")
+            "saved", "upgrade")
     above = ("explore", "strategies", "fixture", "plugin", "options", "marker", "settings",
              "report", "html", "svg", "writer", "jobboard")
     reaching = {

@@ -327,6 +327,43 @@ class TestUpgradeChanges:
             "'server' requires ['network'] -> ['network', 'subnet']",
         ] == [str(change) for change in resumed.upgrade_changes()]
 
+    def test_a_name_no_longer_provided_is_a_safe_change(self, flowfault: FlowFault) -> None:
+        """network stops providing 'subnet': nothing reads the saved result anew."""
+        flowfault.crash(during="dns")
+        crashed = flowfault.run(
+            linear_flow.Flow("deploy").add(
+                releases.Create("network", provides=("network", "subnet")),
+                releases.Create("dns", requires=["network"]),
+            ),
+            backend="memory",
+        )
+        resumed = flowfault.resume(
+            crashed,
+            flow=lambda: linear_flow.Flow("deploy").add(
+                releases.Create("network", provides=("network",)),
+                releases.Create("dns", requires=["network"]),
+            ),
+        )
+        (change,) = resumed.upgrade_changes()
+        assert isinstance(change, ProvidesChanged) and not change.rereads_result
+        resumed.assert_upgrade_safe()
+
+    def test_a_version_set_on_the_instance_too_is_not_ignored(self, flowfault: FlowFault) -> None:
+        class Server(releases.Create):
+            version = (2, 0)
+
+        crashed = crash_release_1(flowfault, during="server")
+        resumed = flowfault.resume(
+            crashed,
+            flow=lambda: linear_flow.Flow("deploy").add(
+                releases.Create("network", provides="network"),
+                Server("server", version=(2, 1), requires=["network"], provides="server"),
+                releases.Create("dns", requires=["server"]),
+            ),
+        )
+        assert resumed.atom("server").class_version is None
+        resumed.assert_upgrade_safe()  # server was RUNNING: 2.1 runs it afresh
+
     def test_each_change_in_words(self) -> None:
         assert "'dns' removed (saved RUNNING by version 1.0)" == str(
             AtomRemoved("dns", "RUNNING", "1.0")

@@ -23,8 +23,9 @@ from pytest_flowfault.engine import atom_infos, drive
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.process import dying_session, report_survival
 from pytest_flowfault.run import FlowRun
+from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.session import Session
-from pytest_flowfault.upgrade import SavedState, missing_requirements, saved_state
+from pytest_flowfault.upgrade import missing_requirements
 
 Outcome = Literal["consumed", "abandoned", "trashed", "crashed", "killed"]
 _FINISHING_EVENTS: dict[str, Outcome] = {
