@@ -7,14 +7,22 @@ Run with ``python -m pytest examples/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import amphora
 import boot
 import boot_v2_careful
 import boot_v2_careless
 import pytest
 from boot import STORE, Cloud, boot_flow
+from taskflow import flow as taskflow_flow
 
 from pytest_flowfault import FlowFault, FlowRun, RedisServer
+from pytest_flowfault.upgrade import upgrade_problems
+
+MASTER_CERT_COMPUTE_CREATE = (
+    "MASTER-octavia-create-amp-for-lb-subflow-octavia-cert-compute-create"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +113,47 @@ def test_release_2_conductor_takes_over_release_1_job(
     job.assert_executed_once()
     finished.assert_upgrade_safe()
     assert (1, 1, 1) == (len(cloud.volumes), len(cloud.instances), len(cloud.attachments))
+
+
+def _atoms_of(flow: Any) -> Iterator[Any]:
+    for node, _ in flow.iter_nodes():
+        if isinstance(node, taskflow_flow.Flow):
+            yield from _atoms_of(node)
+        else:
+            yield node
+
+
+def octavia_release_2() -> Any:
+    """The 59-atom create-load-balancer flow with CertComputeCreate at 2.0."""
+    flow = amphora.create_load_balancer_flow("ACTIVE_STANDBY")
+    for atom in _atoms_of(flow):
+        if isinstance(atom, amphora.CertComputeCreate):
+            atom.version = (2, 0)
+    return flow
+
+
+@pytest.mark.flowfault(virtual_time=True)
+def test_octavia_release_2_bumps_a_completed_compute_create(
+    flowfault: FlowFault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the Octavia-shaped flow (nested unordered subflows, retries): resuming with the
+    same code is safe; a major bump of a compute create that had completed is not."""
+    monkeypatch.setattr(amphora, "CLOUD", amphora.Cloud())
+    store = amphora.CLOUD.new_load_balancer("ACTIVE_STANDBY")
+    flowfault.crash(after=MASTER_CERT_COMPUTE_CREATE)
+    crashed = flowfault.run(amphora.create_load_balancer_flow("ACTIVE_STANDBY"), store=store,
+                            backend="memory")
+    assert ("CRASHED", 59) == (crashed.state, len(crashed.atoms))
+    same = flowfault.resume(crashed)
+    same.assert_resumed()
+    assert () == same.upgrade_changes()
+    same.assert_upgrade_safe()
+
+    flowfault.crash(after=MASTER_CERT_COMPUTE_CREATE)
+    crashed = flowfault.run(amphora.create_load_balancer_flow("ACTIVE_STANDBY"), store=store,
+                            backend="memory")
+    bumped = flowfault.resume(crashed, flow=octavia_release_2)
+    problems = upgrade_problems(bumped)
+    assert any(problem.startswith(repr(MASTER_CERT_COMPUTE_CREATE)) for problem in problems)
+    assert all("-octavia-cert-compute-create' completed under version 1.0 and the new "
+               "release runs 2.0, a major change" in problem for problem in problems)
