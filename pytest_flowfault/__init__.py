@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
+    from pytest_flowfault.errors import UpgradeError as UpgradeError
     from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.fixture import FlowFault as FlowFault
-    from pytest_flowfault.jobboard.board import ConductorRun as ConductorRun
-    from pytest_flowfault.jobboard.board import Job as Job
     from pytest_flowfault.jobboard.board import JobBoard as JobBoard
+    from pytest_flowfault.jobboard.job import ConductorRun as ConductorRun
+    from pytest_flowfault.jobboard.job import Job as Job
     from pytest_flowfault.jobboard.redis_server import RedisServer as RedisServer
     from pytest_flowfault.plan import Fault as Fault
     from pytest_flowfault.plan import FaultPlan as FaultPlan
@@ -38,7 +39,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AtomInfo": "pytest_flowfault.run",
-    "ConductorRun": "pytest_flowfault.jobboard.board",
+    "ConductorRun": "pytest_flowfault.jobboard.job",
     "Event": "pytest_flowfault.run",
     "Fault": "pytest_flowfault.plan",
     "FaultPlan": "pytest_flowfault.plan",
@@ -50,11 +51,12 @@ _EXPORTS = {
     "InjectedFault": "pytest_flowfault.errors",
     "MissingExtra": "pytest_flowfault.errors",
     "InvalidFaultPlan": "pytest_flowfault.errors",
-    "Job": "pytest_flowfault.jobboard.board",
+    "Job": "pytest_flowfault.jobboard.job",
     "JobBoard": "pytest_flowfault.jobboard.board",
     "RedisServer": "pytest_flowfault.jobboard.redis_server",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
+    "UpgradeError": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.session",
     "sweep": "pytest_flowfault.explore",
     "SweepError": "pytest_flowfault.errors",
@@ -81,6 +83,7 @@ __all__ = [
     "RedisServer",
     "UnknownAtom",
     "UnmatchedFault",
+    "UpgradeError",
     "SweepError",
     "SweepReport",
     "Variant",

@@ -7,6 +7,7 @@ Every caller passes ``api``, the name of the call the user wrote (``"run_flow()"
 
 from __future__ import annotations
 
+import inspect
 import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -63,6 +64,40 @@ def check_flow(value: object, api: str, argument: str = "flow") -> None:
     problem = flow_problem(value)
     if problem is not None:
         raise TypeError(f"{call(api, argument, value)}: give {problem}")
+
+
+def release_flow(value: object, api: str, argument: str = "flow") -> Any:
+    """The flow ``value`` is, or builds: a flow, or a function called here with no
+    arguments; ``TypeError`` naming ``api`` and ``argument`` for anything else."""
+    if flow_problem(value) is None:
+        return value
+    wanted = "a TaskFlow flow of the new release, or a function that builds it with no arguments"
+    if not callable(value) or isinstance(value, type):
+        raise TypeError(f"{call(api, argument, value)}: give {wanted}, not {_what(value)}")
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        raise TypeError(
+            f"{call(api, argument, value)}: give {wanted}; {_what(value)} needs arguments "
+            f"(wrap it: lambda: {getattr(value, '__name__', 'make_flow')}(...))"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let the call say
+        pass
+    made = value()
+    problem = flow_problem(made)
+    if problem is not None:
+        raise TypeError(
+            f"{api}: {argument}() returned {short_repr(made)}; it must return {problem}"
+        )
+    return made
+
+
+def _what(value: object) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    if hasattr(value, "__code__"):
+        return f"the function {getattr(value, '__name__', '?')}"
+    return type(value).__name__
 
 
 def check_store(store: object, api: str) -> None:

@@ -114,10 +114,13 @@ def check_resumed(run: FlowRun) -> str | None:
 
 
 def successful_executions(run: FlowRun, name: str) -> list[int]:
-    """How often the atom's execute succeeded in each run of ``run.chain()``."""
+    """How often the atom's execute succeeded in each run of ``run.chain()`` (0 in a run
+    of an earlier release that did not have the atom)."""
     atom_name = run.atom(name).name
     return [
         sum(event.what in SUCCESS for event in part.calls(atom_name, "execute"))
+        if any(atom.name == atom_name for atom in part.atoms)
+        else 0
         for part in run.chain()
     ]
 

@@ -25,6 +25,7 @@ from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.run import AtomInfo, FlowRun, NotInjected, ResumePoint, RunInfo
+from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.targets import class_path
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ with warnings.catch_warnings():
         SerialActionEngine,
     )
     from taskflow.types import notifier
+    from taskflow.utils import misc
 
 _ORIGINAL_RUN_ITER = ActionEngine.run_iter
 _ATOM_KINDS = ("task", "retry")
@@ -57,7 +59,9 @@ class Recording:
     :class:`FlowRun` in :attr:`run` (and in the session) once the block ends.
 
     Entering compiles the flow: errors that stop it from starting (``MissingDependencies``,
-    duplicate names, …) propagate from there, and no run is recorded.
+    duplicate names, …) propagate from there, and no run is recorded. ``saved`` is what
+    the flow detail held before the engine touched it; by default it is read on entering
+    (a conductor prepares the engine's storage before it runs, so it reads it earlier).
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class Recording:
         resumed_from: FlowRun | None = None,
         without_crashes: bool = False,
         on_finished: Callable[[FlowRun], None] | None = None,
+        saved: SavedState | None = None,
     ) -> None:
         self.engine = engine
         self.session = session
@@ -77,11 +82,14 @@ class Recording:
         self._resumed_from = resumed_from
         self._without_crashes = without_crashes
         self._on_finished = on_finished
+        self._saved = saved
         self._recorder = Recorder()
         self._stack = ExitStack()
 
     def __enter__(self) -> Recording:
         engine, session, recorder = self.engine, self.session, self._recorder
+        if self._saved is None:
+            self._saved = saved_state(engine.storage._flowdetail)
         engine.compile()
         self._graph = engine.compilation.execution_graph
         self._kinds = {
@@ -156,6 +164,7 @@ class Recording:
             ),
             not_injected=_out_of_reach(engine, kinds, self._plan),
             nothing_to_undo=self.session.nothing_to_undo,
+            saved=self._saved,
         )
 
 
@@ -166,10 +175,11 @@ def drive(
     extra: FaultPlan | None = None,
     timeout: float | None = None,
     on_finished: Callable[[FlowRun], None] | None = None,
+    saved: SavedState | None = None,
 ) -> Generator[str, Any, None]:
     """``engine.run_iter()`` with the session's faults applied and the run recorded."""
     __tracebackhide__ = True
-    with Recording(engine, session, extra=extra, on_finished=on_finished):
+    with Recording(engine, session, extra=extra, on_finished=on_finished, saved=saved):
         yield from _ORIGINAL_RUN_ITER(engine, timeout=timeout)
 
 
@@ -294,6 +304,17 @@ def load_engine(flow: Any, **options: Any) -> Any:
     return taskflow.engines.load(flow, **options)
 
 
+def atom_infos(engine: Any) -> tuple[AtomInfo, ...]:
+    """The atoms of a loaded engine's flow (compiled here if need be), in compilation order."""
+    engine.compile()
+    graph = engine.compilation.execution_graph
+    return tuple(
+        _atom_info(node, data["kind"], graph)
+        for node, data in graph.nodes(data=True)
+        if data["kind"] in _ATOM_KINDS
+    )
+
+
 def task_names(flow: Any) -> list[str]:
     """The names of the tasks in ``flow`` (nested flows included), in compilation order."""
     return list(task_classes(flow))
@@ -339,10 +360,35 @@ def _atom_info(atom: Any, kind: str, graph: Any) -> AtomInfo:
         has_revert = type(atom).revert is not Atom.revert
     # The compiler marks every node under a retry controller with the nearest one.
     retry = graph.nodes[atom].get("retry")
+    injected = set(atom.inject or ())
     return AtomInfo(
-        atom.name, kind, has_revert, retry.name if retry is not None else None,  # type: ignore[arg-type]
+        atom.name,
+        kind,  # type: ignore[arg-type]
+        has_revert,
+        retry.name if retry is not None else None,
         class_path(type(atom)),
+        version=misc.get_version_string(atom),
+        requires=tuple(name for name in atom.requires if name not in injected),
+        provides=tuple(atom.save_as),
+        result_keys=tuple(atom.save_as.values()),
+        class_version=_ignored_class_version(atom),
     )
+
+
+def _ignored_class_version(atom: Any) -> str | None:
+    """A ``version`` set on the atom's class, which TaskFlow ignores: ``Atom.__init__``
+    sets ``self.version = (1, 0)`` on every instance (``taskflow/atom.py``), and the
+    instance still has that default."""
+    if misc.get_version_string(atom) != "1.0":
+        return None
+    for klass in type(atom).__mro__:
+        if klass is Atom:
+            return None
+        declared = vars(klass).get("version")
+        if isinstance(declared, (tuple, list, str)):
+            as_text = misc.get_version_string(klass)
+            return as_text if as_text != "1.0" else None
+    return None
 
 
 def _dependencies(graph: Any, atoms: list[Any]) -> tuple[tuple[str, str], ...]:

@@ -89,3 +89,8 @@ class InvalidMarker(FlowFaultError, ValueError):
 
 class RedisServerError(FlowFaultError, RuntimeError):
     """``redis-server`` is missing or would not start."""
+
+
+class UpgradeError(FlowFaultError, RuntimeError):
+    """A new release cannot take over a flow's saved state: the job's saved factory path
+    no longer imports, or the new flow requires names that only a removed atom provided."""

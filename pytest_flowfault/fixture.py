@@ -142,14 +142,18 @@ class FlowFault:
         crash = crash_point(after, during, "flowfault.crash()", keywords=("after", "during"))
         return self.put_in_force(crash, _caller("flowfault.crash()"))
 
-    def resume(self, run: FlowRun, **engine_options: Any) -> FlowRun:
+    def resume(self, run: FlowRun, *, flow: Any = None, **engine_options: Any) -> FlowRun:
         """Continue a CRASHED (or suspended) run from its persistence backend.
+
+        ``flow`` is the next release: a flow, or a function that builds one with no
+        arguments, which resumes the saved state instead of the run's own flow.
 
         >>> flowfault.crash(after="create_instance")                      # doctest: +SKIP
         >>> crashed = flowfault.run(boot_flow(), store=STORE, backend="sqlite")  # doctest: +SKIP
         >>> flowfault.resume(crashed).assert_executed_once("create_instance")    # doctest: +SKIP
+        >>> flowfault.resume(crashed, flow=boot_v2.boot_flow).assert_upgrade_safe()  # doctest: +SKIP
         """
-        return self._session.resume(run, api="flowfault.resume()", **engine_options)
+        return self._session.resume(run, flow=flow, api="flowfault.resume()", **engine_options)
 
     def run_in_subprocess(
         self,

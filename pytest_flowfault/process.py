@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_flowfault.engine import load_engine, run_to_end, task_classes
+from pytest_flowfault.engine import atom_infos, load_engine, run_to_end, task_classes
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
@@ -162,14 +162,23 @@ def crashed_run_from_storage(flow: Any, backend: Any, detail: Any) -> FlowRun:
     """A CRASHED run reconstructed from storage: what the child committed, nothing more.
 
     Each task SUCCESS in storage gets one ``execute`` call that ended ok; a task left
-    RUNNING gets a call that started and never ended.
+    RUNNING gets a call that started and never ended. The atoms are described from
+    ``flow``, the code that ran there.
     """
+    from taskflow.storage import Storage
+
+    code = {atom.name: atom for atom in atom_infos(load_engine(flow))}
     recorder = Recorder()
     atoms = []
     results = {}
     for atom_detail in detail:
+        if atom_detail.name == Storage.injector_name:  # the store, not an atom
+            continue
         kind = "retry" if type(atom_detail).__name__ == "RetryDetail" else "task"
-        atoms.append(AtomInfo(atom_detail.name, kind, has_revert=True))  # type: ignore[arg-type]
+        atoms.append(
+            code.get(atom_detail.name)
+            or AtomInfo(atom_detail.name, kind, has_revert=True)  # type: ignore[arg-type]
+        )
         if kind != "task":
             continue
         if atom_detail.state in ("SUCCESS", "RUNNING"):

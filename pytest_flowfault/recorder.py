@@ -20,6 +20,7 @@ from pytest_flowfault.run import (
     NotInjected,
     ResumePoint,
 )
+from pytest_flowfault.saved import SavedState
 from pytest_flowfault.vtime import real_perf_counter
 
 
@@ -102,6 +103,7 @@ class Recorder:
         atom_results: Mapping[str, Any] | None = None,
         not_injected: tuple[NotInjected, ...] = (),
         nothing_to_undo: tuple[str, ...] = (),
+        saved: SavedState | None = None,
     ) -> FlowRun:
         """Freeze what was recorded into a :class:`FlowRun`."""
         with self._lock:
@@ -122,5 +124,6 @@ class Recorder:
             atom_results=MappingProxyType(dict(atom_results or {})),
             not_injected=not_injected,
             nothing_to_undo=nothing_to_undo,
+            saved=saved,
         )
 

@@ -10,9 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_flowfault import assertions, verdict
+from pytest_flowfault import assertions, upgrade, verdict
 from pytest_flowfault.errors import UnknownAtom, describe_error
 from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.saved import SavedState
 from pytest_flowfault.targets import closest_name
 from pytest_flowfault.timeline import event_text, format_timeline
 
@@ -88,14 +89,23 @@ class ResumePoint:
 @dataclass(frozen=True, slots=True)
 class AtomInfo:
     """An atom of the run's flow: its name, kind, whether its revert does anything, the
-    retry controller nearest above it (None when no retry controller covers it), and its
-    class's dotted path (empty when unknown, as for a run rebuilt from storage)."""
+    retry controller nearest above it (None when no retry controller covers it), its
+    class's dotted path (empty when unknown, as for a run rebuilt from storage), and its
+    code's contract: ``version`` as TaskFlow saves it (``'1.0'``), the names it
+    ``requires`` and ``provides``, for each provided name the ``result_keys`` entry TaskFlow
+    reads it from (None: the whole result; an index or key), and ``class_version``, a
+    version its class declares that TaskFlow ignores (None when there is none)."""
 
     name: str
     kind: AtomKind
     has_revert: bool
     retry: str | None = None
     class_path: str = ""
+    version: str | None = None
+    requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    result_keys: tuple[Any, ...] = ()
+    class_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,8 @@ class FlowRun:
     not_injected: tuple[NotInjected, ...] = ()
     #: The suite's tasks with nothing to undo (ini ``flowfault_nothing_to_undo``).
     nothing_to_undo: tuple[str, ...] = ()
+    #: What the flow detail held before this run's engine touched it (None: not known).
+    saved: SavedState | None = field(default=None, compare=False)
     _by_name: Mapping[str, AtomInfo] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -316,6 +328,21 @@ class FlowRun:
         """Fail if a result saved before the crash is missing or changed after resuming."""
         __tracebackhide__ = True
         assertions.fail_if(assertions.check_no_lost_results(self))
+
+    def upgrade_changes(self) -> tuple[upgrade.UpgradeChange, ...]:
+        """What changed between the release that saved the state this run resumed and the
+        release it ran: atoms added and removed, versions, requires and provides."""
+        return upgrade.upgrade_changes(self)
+
+    def versions(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each atom's (version that wrote its saved state, version now running)."""
+        return upgrade.atom_versions(self)
+
+    def assert_upgrade_safe(self) -> None:
+        """Fail, naming atoms and why, if resuming the saved state with this release is
+        unsafe (see :func:`pytest_flowfault.upgrade.upgrade_problems`)."""
+        __tracebackhide__ = True
+        assertions.fail_if(upgrade.check_upgrade_safe(self))
 
     def chain(self) -> tuple[FlowRun, ...]:
         """This run and the runs it resumed, first run first."""

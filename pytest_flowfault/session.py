@@ -17,14 +17,17 @@ from pytest_flowfault.arguments import (
     check_flow,
     check_plan,
     check_store,
+    release_flow,
 )
 from pytest_flowfault.catalog import check_engine_name
-from pytest_flowfault.engine import DEFAULT_WORKERS, load_engine, run_to_end
-from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
+from pytest_flowfault.engine import DEFAULT_WORKERS, atom_infos, load_engine, run_to_end
+from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault, UpgradeError
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun, RunInfo
+from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.targets import not_injected_message, unmatched_message
+from pytest_flowfault.upgrade import missing_requirements
 from pytest_flowfault.values import Action
 
 
@@ -124,12 +127,21 @@ class Session:
         check_engine_options(engine_options, api)
 
     def resume(
-        self, run: FlowRun, *, api: str = "Session.resume()", **engine_options: Any
+        self,
+        run: FlowRun,
+        *,
+        flow: Any = None,
+        api: str = "Session.resume()",
+        **engine_options: Any,
     ) -> FlowRun:
         """Continue a crashed or suspended run from what its storage holds.
 
         Completed atoms are skipped, atoms left RUNNING run again. Crash faults are not
-        in force for the resumption (they would only crash it again).
+        in force for the resumption (they would only crash it again). ``flow`` (a flow,
+        or a function that builds one with no arguments) is the new release that resumes
+        the saved state; by default the run's own flow does. Raises :class:`UpgradeError`
+        when TaskFlow refuses the new flow because it requires what only a removed atom
+        provided.
         """
         if not isinstance(run, FlowRun):
             raise TypeError(
@@ -155,14 +167,27 @@ class Session:
         engine = engine_options.pop("engine", point.engine)
         check_engine_name(engine, api)
         check_engine_options(engine_options, api)
+        new_flow = point.flow if flow is None else release_flow(flow, api)
+        saved = saved_state(detail)  # before the new engine adds the atoms it lacks
         loaded = load_engine(
-            point.flow,
+            new_flow,
             flow_detail=detail,
             backend=point.backend,
             engine=engine,
             **self._with_pool(engine, engine_options),
         )
-        return run_to_end(loaded, self, resumed_from=run, without_crashes=True)
+        try:
+            return run_to_end(
+                loaded, self, resumed_from=run, without_crashes=True, saved=saved
+            )
+        except Exception as refused:
+            problems = _upgrade_refusal(refused, saved, run, loaded)
+            if problems is None:
+                raise
+            raise UpgradeError(
+                f"the new release of flow {run.flow_name!r} cannot resume its saved state; "
+                f"TaskFlow refuses to start it ({type(refused).__name__}): {problems}"
+            ) from refused
 
     def _with_pool(self, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
         if engine == "parallel" and "executor" not in engine_options:
@@ -222,6 +247,17 @@ class Session:
             if width not in self._pools:
                 self._pools[width] = ThreadPoolExecutor(width, thread_name_prefix="flowfault")
             return self._pools[width]
+
+def _upgrade_refusal(
+    refused: Exception, saved: SavedState, run: FlowRun, engine: Any
+) -> str | None:
+    """Why TaskFlow refused a resumed flow, if the saved state explains it (None if not)."""
+    from taskflow.exceptions import MissingDependencies
+
+    if not isinstance(refused, MissingDependencies) or not saved.atoms:
+        return None
+    return "; ".join(missing_requirements(saved, run.atoms, atom_infos(engine))) or None
+
 
 def _temporary_directory() -> Path:
     return Path(tempfile.mkdtemp(prefix="flowfault-"))

@@ -7,10 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flowkit import Log, Step
 from taskflow.patterns import linear_flow
 
-from flowkit import Log, Step
-from pytest_flowfault import Fault, FaultPlan, FlowFault, InvalidFaultPlan, run_flow, sweep
+from pytest_flowfault import (
+    Fault,
+    FaultPlan,
+    FlowFault,
+    FlowRun,
+    InvalidFaultPlan,
+    JobBoard,
+    RedisServer,
+    run_flow,
+    sweep,
+)
 from pytest_flowfault.session import Session
 from pytest_flowfault.strategies import fault_plans
 
@@ -430,3 +440,98 @@ class TestJobboard:
             "flowfault_redis fixture yields, not str"
         ) == str(raised.value)
         assert [] == opened
+
+
+class TestResumeWithFlow:
+    """flowfault.resume(run, flow=...): the next release, a flow or a zero-argument factory."""
+
+    @pytest.fixture
+    def crashed(self, log: Log) -> tuple[FlowFault, FlowRun]:
+        flowfault = FlowFault(Session())
+        flowfault.crash(after="a")
+        run = flowfault.run(one_step(log), backend="memory")
+        assert "CRASHED" == run.state
+        return flowfault, run
+
+    WANTED = "give a TaskFlow flow of the new release, or a function that builds it with no arguments"
+
+    @pytest.mark.parametrize(
+        ("flow", "shown", "what"),
+        [(42, "42", "int"), ("boot_flow", "'boot_flow'", "str"),
+         (Step, "<class 'flowkit.Step'>", "the class Step")],
+    )
+    def test_neither_a_flow_nor_a_factory(
+        self, crashed: tuple[FlowFault, FlowRun], flow: object, shown: str, what: str
+    ) -> None:
+        flowfault, run = crashed
+        with pytest.raises(TypeError) as raised:
+            flowfault.resume(run, flow=flow)
+        assert f"flowfault.resume(flow={shown}): {self.WANTED}, not {what}" == str(raised.value)
+
+    def test_a_factory_that_needs_arguments(self, crashed: tuple[FlowFault, FlowRun]) -> None:
+        flowfault, run = crashed
+
+        def release_2(cloud: object) -> Any:
+            raise AssertionError("never called")
+
+        with pytest.raises(TypeError) as raised:
+            flowfault.resume(run, flow=release_2)
+        assert str(raised.value).startswith("flowfault.resume(flow=<function ")
+        assert str(raised.value).endswith(
+            f"{self.WANTED}; the function release_2 needs arguments (wrap it: lambda: "
+            f"release_2(...))"
+        )
+
+    def test_a_factory_that_returns_no_flow(self, crashed: tuple[FlowFault, FlowRun]) -> None:
+        flowfault, run = crashed
+        with pytest.raises(TypeError) as raised:
+            flowfault.resume(run, flow=lambda: None)
+        assert (
+            f"flowfault.resume(): flow() returned None; it must return a TaskFlow flow "
+            f"({FLOWS}) or a task, not NoneType"
+        ) == str(raised.value)
+
+    def test_a_flow_and_a_factory_both_resume(
+        self, crashed: tuple[FlowFault, FlowRun], log: Log
+    ) -> None:
+        flowfault, run = crashed
+        flowfault.resume(run, flow=lambda: one_step(log)).assert_resumed()
+
+
+class TestRunConductorFactory:
+    """board.run_conductor(factory=...): the release the conductor runs, checked before it
+    connects."""
+
+    @pytest.fixture
+    def board(self, flowfault_redis: RedisServer) -> JobBoard:
+        return FlowFault(Session()).jobboard(flowfault_redis, backend="memory")
+
+    @pytest.mark.parametrize(("factory", "shown", "kind"), [(42, "42", "int"), ([one_step], None, "list")])
+    def test_not_a_factory(self, board: JobBoard, factory: object, shown: str | None,
+                           kind: str) -> None:
+        with pytest.raises(TypeError) as raised:
+            board.run_conductor(factory=factory)  # type: ignore[arg-type]
+        message = str(raised.value)
+        if shown is not None:
+            assert message.startswith(f"board.run_conductor(factory={shown}): ")
+        assert message.endswith(
+            f"give the next release's flow factory (a function, or 'package.module:function'), "
+            f"or a mapping from the factory paths saved with the jobs to such factories, not "
+            f"{kind}"
+        )
+
+    def test_a_mapping_keyed_by_something_else(self, board: JobBoard) -> None:
+        with pytest.raises(TypeError) as raised:
+            board.run_conductor(factory={1: one_step})  # type: ignore[dict-item]
+        assert str(raised.value).endswith(
+            ": the keys are the factory paths saved with the jobs ('package.module.function'), "
+            "not int"
+        )
+
+    def test_a_path_that_does_not_import(self, board: JobBoard) -> None:
+        with pytest.raises(ValueError) as raised:
+            board.run_conductor(factory="flowkit:nope")
+        assert (
+            "board.run_conductor(): factory='flowkit:nope' cannot be imported: module "
+            "'flowkit' has no attribute 'nope'"
+        ) == str(raised.value)

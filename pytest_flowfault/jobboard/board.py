@@ -15,23 +15,28 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from taskflow import engines
 from taskflow.persistence import models
 
-from pytest_flowfault import assertions
 from pytest_flowfault.arguments import call, check_engine_options, check_store
 from pytest_flowfault.catalog import check_engine_name
-from pytest_flowfault.errors import FlowCrash, MissingExtra, UnmatchedFault
+from pytest_flowfault.errors import (
+    FlowCrash,
+    MissingExtra,
+    UnmatchedFault,
+    UpgradeError,
+)
 from pytest_flowfault.jobboard.conductor import (
     OneJob,
     Outcome,
+    Release,
     SessionConductor,
     connect_board,
     release_claim_of_dead,
 )
+from pytest_flowfault.jobboard.job import ConductorRun, Job
 from pytest_flowfault.jobboard.redis_server import RedisServer
 from pytest_flowfault.persist import backend_conf, open_backend, reload_flow_detail
 from pytest_flowfault.plan import FaultPlan, crash_point
@@ -47,106 +52,6 @@ from pytest_flowfault.targets import Target, unmatched_message
 
 _NAMESPACE = "flowfault"
 _API = "flowfault.jobboard()"
-
-
-@dataclass(frozen=True)
-class ConductorRun:
-    """What one conductor did: which job it took, how that ended, and the engine run.
-
-    ``outcome`` is ``"consumed"`` (the job is done: TaskFlow consumes a job also when its
-    flow reverted), ``"abandoned"`` or ``"trashed"``, or ``"crashed"``/``"killed"`` when
-    the conductor died mid-job (its claim ends with it unless the board keeps dead
-    conductors' claims).
-    """
-
-    name: str
-    outcome: Outcome
-    job: Job
-    run: FlowRun | None
-
-    def __repr__(self) -> str:
-        return f"<ConductorRun {self.name} {self.outcome} job {self.job.name!r}>"
-
-
-@dataclass(eq=False)
-class Job:
-    """A job posted to the board; its runs and conductors are looked up live."""
-
-    name: str
-    uuid: str
-    flow_uuid: str
-    _board: JobBoard = field(repr=False)
-    posting: Any = field(repr=False)  # TaskFlow's RedisJob
-
-    @property
-    def state(self) -> str:
-        """``"UNCLAIMED"``, ``"CLAIMED"`` or ``"COMPLETE"`` (consumed), read from Redis."""
-        return str(self.posting.state)
-
-    @property
-    def owner(self) -> str | None:
-        """The conductor whose claim the job is under, or None."""
-        if self.state != "CLAIMED":  # TaskFlow's find_owner raises TypeError on no owner
-            return None
-        owner: str | None = self._board.poster.find_owner(self.posting)
-        return owner
-
-    @property
-    def conductors(self) -> tuple[ConductorRun, ...]:
-        """The conductors that took this job, in order."""
-        return tuple(done for done in self._board.conductor_runs if done.job is self)
-
-    @property
-    def runs(self) -> tuple[FlowRun, ...]:
-        """Every engine run of the job's flow, across conductors, in the order they ran."""
-        return tuple(
-            run
-            for run in self._board.session.runs
-            if run.resume_point is not None
-            and run.resume_point.flow_detail.uuid == self.flow_uuid
-        )
-
-    def assert_completed_once(self) -> None:
-        """Fail unless exactly one conductor consumed the job, it is gone from the board,
-        and its flow's last run succeeded."""
-        __tracebackhide__ = True
-        assertions.fail_if(self._completion_problem())
-
-    def assert_executed_once(self, *names: str) -> None:
-        """Fail unless each task (every task by default) executed successfully exactly
-        once across all conductors: none that completed before a conductor died ran again."""
-        __tracebackhide__ = True
-        last = self._last_run()
-        for name in names or [atom.name for atom in last.atoms if atom.kind == "task"]:
-            assertions.fail_if(assertions.check_executed_once(last, name))
-
-    def assert_no_lost_results(self) -> None:
-        """Fail if a result saved before a conductor died was missing or changed at the end."""
-        __tracebackhide__ = True
-        assertions.fail_if(assertions.check_no_lost_results(self._last_run()))
-
-    def _last_run(self) -> FlowRun:
-        runs = self.runs
-        if not runs:
-            raise AssertionError(f"job {self.name!r} was never run by a conductor")
-        return runs[-1]
-
-    def _completion_problem(self) -> str | None:
-        history = "; ".join(f"{done.name} {done.outcome}" for done in self.conductors)
-        history = f" (conductors: {history or 'none'})"
-        consumed = [done for done in self.conductors if done.outcome == "consumed"]
-        if len(consumed) != 1:
-            return (
-                f"expected job {self.name!r} to be consumed once, but it was consumed "
-                f"{len(consumed)} times{history}"
-            )
-        if self.state != "COMPLETE":
-            return f"job {self.name!r} was consumed but is still {self.state} on the board{history}"
-        run = consumed[0].run
-        if run is None or not run.succeeded:
-            ended = run.state if run is not None else "without running"
-            return f"job {self.name!r} was consumed, but its flow ended {ended}{history}"
-        return None
 
 
 class JobBoard:
@@ -244,6 +149,7 @@ class JobBoard:
         crash_during: Target | None = None,
         engine: str = "serial",
         timeout: float = 10.0,
+        factory: Factories | None = None,
         **engine_options: Any,
     ) -> ConductorRun:
         """Start a conductor in this process, let it claim one job and run it, and return
@@ -254,6 +160,13 @@ class JobBoard:
         consumes nor abandons the job; its claim ends with it (see ``expire_dead_claims``)
         and the next conductor takes the job over. The fixture's faults apply to every
         conductor. Raises ``TimeoutError`` if no job could be claimed in ``timeout``.
+
+        ``factory`` says this conductor runs the next release: a function (or
+        ``"package.module:function"``) that builds every job's flow, with the job's saved
+        arguments, instead of the factory saved with the job; or a mapping from the
+        factory paths saved with jobs to the new release's factories, where a path that
+        is missing no longer imports. Raises :class:`UpgradeError` when the conductor's
+        release cannot run the job's flow (TaskFlow trashes or consumes such a job).
         """
         crashes = (
             FaultPlan(crash_point(crash_after, crash_during, "run_conductor()"))
@@ -263,6 +176,7 @@ class JobBoard:
         check_engine_name(engine, "run_conductor()")
         check_engine_options(engine_options, "run_conductor()")
         _check_timeout(timeout, "run_conductor()")
+        release = release_of(factory, "board.run_conductor()")
         name = self._next_name()
         board = self._connect(name)
         conductor = SessionConductor(
@@ -273,6 +187,7 @@ class JobBoard:
             engine_options=engine_options,
             session=self.session,
             crashes=crashes,
+            release=release,
         )
         watch = OneJob(conductor, timeout)
         try:
@@ -297,7 +212,11 @@ class JobBoard:
             )
             if problem is not None:
                 raise UnmatchedFault(problem)
-        return self._done(name, outcome, self._job(watch.job), run)
+        refused = conductor.problems[-1] if conductor.problems else None
+        done = self._done(name, outcome, self._job(watch.job), run, refused)
+        if refused is not None:
+            raise UpgradeError(refused)
+        return done
 
     def run_conductor_in_subprocess(
         self,
@@ -349,8 +268,10 @@ class JobBoard:
     def _next_name(self) -> str:
         return f"flowfault-conductor-{next(self._numbers)}"
 
-    def _done(self, name: str, outcome: Outcome, job: Job, run: FlowRun | None) -> ConductorRun:
-        done = ConductorRun(name, outcome, job, run)
+    def _done(
+        self, name: str, outcome: Outcome, job: Job, run: FlowRun | None, problem: str | None = None
+    ) -> ConductorRun:
+        done = ConductorRun(name, outcome, job, run, problem)
         self.conductor_runs.append(done)
         return done
 
@@ -380,6 +301,44 @@ class JobBoard:
         if not waiting:
             return "every job posted is complete (post one with board.post())"
         return "jobs not complete: " + ", ".join(waiting)
+
+
+#: What ``run_conductor(factory=...)`` takes: the next release's flow factory for every
+#: job, or its factories by the path saved with the jobs.
+Factories = Callable[..., Any] | str | Mapping[str, Callable[..., Any] | str]
+
+
+def release_of(factory: Factories | None, api: str) -> Release | None:
+    """The release a conductor runs, from ``run_conductor(factory=...)``; None: the one
+    that posted the jobs (each job's flow is built from the factory path saved with it)."""
+    if factory is None:
+        return None
+    if isinstance(factory, Mapping):
+        by_path = {}
+        for path, made_by in factory.items():
+            if not isinstance(path, str):
+                raise TypeError(
+                    f"{call(api, 'factory', factory)}: the keys are the factory paths saved "
+                    f"with the jobs ('package.module.function'), not {type(path).__name__}"
+                )
+            by_path[path.replace(":", ".")] = _release_factory(made_by, api, factory)
+        return Release(by_path=by_path)
+    return Release(default=_release_factory(factory, api, factory))
+
+
+def _release_factory(value: object, api: str, given: object) -> Callable[..., Any]:
+    if isinstance(value, str):
+        try:
+            return import_factory(value)[1]
+        except ValueError as problem:
+            raise ValueError(f"{api}: {problem}") from None
+    if callable(value) and not isinstance(value, type):
+        return value
+    raise TypeError(
+        f"{call(api, 'factory', given)}: give the next release's flow factory (a function, "
+        f"or 'package.module:function'), or a mapping from the factory paths saved with "
+        f"the jobs to such factories, not {type(value).__name__}"
+    )
 
 
 def _check_timeout(timeout: object, api: str) -> None:

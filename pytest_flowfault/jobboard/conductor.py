@@ -5,20 +5,27 @@ process (``FlowCrash``) or in a child process (SIGKILL).
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from taskflow import engines
 from taskflow.conductors.backends import impl_blocking
+from taskflow.exceptions import MissingDependencies
 from taskflow.jobs import backends as job_backends
 from taskflow.persistence import backends as persistence_backends
 
-from pytest_flowfault.engine import drive
+from pytest_flowfault.engine import atom_infos, drive
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.process import dying_session, report_survival
 from pytest_flowfault.run import FlowRun
+from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.session import Session
+from pytest_flowfault.upgrade import missing_requirements
 
 Outcome = Literal["consumed", "abandoned", "trashed", "crashed", "killed"]
 _FINISHING_EVENTS: dict[str, Outcome] = {
@@ -55,23 +62,134 @@ class PollingConductor(impl_blocking.BlockingConductor):  # type: ignore[misc]
         super().__init__(*args, wait_timeout=POLL_INTERVAL, **kwargs)
 
 
+@dataclass(frozen=True)
+class Release:
+    """The flow factories of the release a conductor runs: ``default`` builds every job's
+    flow; otherwise ``by_path`` maps the factory paths saved with jobs to the factories of
+    this release (a path it lacks does not import here)."""
+
+    default: Callable[..., Any] | None = None
+    by_path: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def factory_for(self, path: str) -> Callable[..., Any] | None:
+        """The factory that builds a job's flow saved with ``path``, or None."""
+        return self.default if self.default is not None else self.by_path.get(path)
+
+
 class SessionConductor(PollingConductor):
     """Runs its jobs' engines under a flowfault session: its faults plus ``crashes`` (this
-    conductor's own), every run recorded in the session and in :attr:`runs`."""
+    conductor's own), every run recorded in the session and in :attr:`runs`.
 
-    def __init__(self, *args: Any, session: Session, crashes: FaultPlan, **kwargs: Any) -> None:
+    ``release`` (None: the release that posted the jobs) builds the jobs' flows. Why a job
+    could not be run by this release is in :attr:`problems`; TaskFlow itself only logs it
+    (and trashes or consumes the job).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        session: Session,
+        crashes: FaultPlan,
+        release: Release | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.session = session
         self.crashes = crashes
+        self.release = release
         self.runs: list[FlowRun] = []
+        self.problems: list[str] = []
 
     def _engine_from_job(self, job: Any) -> Any:
-        engine = super()._engine_from_job(job)
+        flow_detail = self._flow_detail_from_job(job)
+        engine = self._load(job, flow_detail)
+        # Read before the conductor prepares the engine, which adds the atoms it lacks.
+        saved = saved_state(flow_detail)
+        self._explain_refusal(job, engine, saved)
         # drive() calls the class's own run_iter, so shadowing it on the instance is safe.
         engine.run_iter = functools.partial(
-            drive, engine, self.session, extra=self.crashes, on_finished=self.runs.append
+            drive,
+            engine,
+            self.session,
+            extra=self.crashes,
+            on_finished=self.runs.append,
+            saved=saved,
         )
         return engine
+
+    def _load(self, job: Any, flow_detail: Any) -> Any:
+        """The job's engine, its flow built by this conductor's release (as TaskFlow's
+        ``Conductor._engine_from_job`` does, in ``taskflow/conductors/base.py``)."""
+        factory = (flow_detail.meta or {}).get("factory", {})
+        path = factory.get("name", "")
+        made_by = None if self.release is None else self.release.factory_for(path)
+        if self.release is None:
+            reason = import_problem(path) if path else None
+        elif made_by is None:
+            reason = f"this release's factories are {', '.join(self.release.by_path) or 'none'}"
+        else:
+            reason = None
+        if reason is not None:
+            self.problems.append(
+                f"job {job.name!r} ({job.uuid}) cannot be run by {self._name}: the factory "
+                f"saved with it, {path!r}, does not import in the release this conductor "
+                f"runs ({reason}); TaskFlow's conductor trashes such a job, logging only a "
+                f"warning. Keep the old path importable in the new release (an alias of "
+                f"the moved factory), or re-post the jobs with the new path before upgrading"
+            )
+            raise ImportError(self.problems[-1])
+        if made_by is None:
+            return super()._engine_from_job(job)
+        store = dict((flow_detail.meta or {}).get("store", {}))
+        store.update((job.details or {}).get("store", {}))
+        flow = made_by(*factory.get("args", ()), **factory.get("kwargs", {}))
+        return engines.load(
+            flow,
+            flow_detail=flow_detail,
+            store=store,
+            engine=self._engine,
+            backend=self._persistence,
+            **self._engine_options,
+        )
+
+    def _explain_refusal(self, job: Any, engine: Any, saved: SavedState) -> None:
+        """Say why TaskFlow refuses to validate a resumed flow when its saved state explains
+        it: the conductor then consumes the job without running it, logging a warning."""
+        validate = engine.validate
+        old = self.session.interrupted_run(engine.storage.flow_uuid)
+
+        def validate_and_explain() -> None:
+            try:
+                validate()
+            except MissingDependencies:
+                if saved.atoms:
+                    old_atoms = old.atoms if old is not None else ()
+                    problems = missing_requirements(saved, old_atoms, atom_infos(engine))
+                    if problems:
+                        self.problems.append(
+                            f"job {job.name!r} ({job.uuid}): the release {self._name} runs "
+                            f"cannot resume the saved state of flow "
+                            f"{engine.storage.flow_name!r}; TaskFlow refuses to start it "
+                            f"(MissingDependencies) and its conductor consumes the job "
+                            f"without running it: {'; '.join(problems)}"
+                        )
+                raise
+
+        engine.validate = validate_and_explain
+
+
+def import_problem(path: str) -> str | None:
+    """Why the dotted path ``package.module.function`` does not import, or None."""
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        return f"{path!r} is not a dotted path"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as missing:
+        return f"{type(missing).__name__}: {missing}"
+    if not hasattr(module, attribute):
+        return f"module {module_name!r} has no attribute {attribute!r}"
+    return None
 
 
 class OneJob:
