@@ -157,3 +157,38 @@ def test_octavia_release_2_bumps_a_completed_compute_create(
     assert any(problem.startswith(repr(MASTER_CERT_COMPUTE_CREATE)) for problem in problems)
     assert all("-octavia-cert-compute-create' completed under version 1.0 and the new "
                "release runs 2.0, a major change" in problem for problem in problems)
+
+
+def test_upgrade_sweep_passes_the_careful_release(flowfault: FlowFault, cloud: Cloud) -> None:
+    """Release 1 crashed after each task in turn, resumed by the careful release 2; with
+    upgrade_faults, each task release 2 still had to run fails, and release 2's reverts
+    undo release 1's work."""
+    report = flowfault.sweep(
+        lambda: boot_flow(cloud),
+        store=STORE,
+        kinds=("upgrade",),
+        upgrade_to=lambda: boot_v2_careful.boot_flow(cloud),
+        upgrade_faults=True,
+    )
+    report.assert_resilient()
+    crashes = [variant for variant in report.variants if not variant.resumed_plan]
+    faulted = [variant for variant in report.variants if variant.resumed_plan]
+    assert (3, 3) == (len(crashes), len(faulted))  # after each task; 2 + 1 + 0 left to fail
+    assert {"REVERTED"} == {variant.run.state for variant in faulted}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="found by flowfault's upgrade sweep: every crash point of the careless release 2 "
+    "is unsafe (a major bump skipped on 1.0's result, a renamed task redone, a removed one "
+    "never reverted)",
+)
+def test_upgrade_sweep_catches_the_careless_release(flowfault: FlowFault, cloud: Cloud) -> None:
+    report = flowfault.sweep(
+        lambda: boot_flow(cloud),
+        store=STORE,
+        kinds=("upgrade",),
+        upgrade_to=lambda: boot_v2_careless.boot_flow(cloud),
+    )
+    report.assert_resilient()

@@ -223,3 +223,22 @@ def _exception(spec: object, api: str, where: str) -> ExceptionSpec:
             f"{{target: exception}})"
         ) from None
     return spec  # type: ignore[return-value]
+
+
+def check_upgrade_options(
+    kinds: tuple[str, ...], upgrade_to: object, upgrade_faults: object, api: str
+) -> None:
+    """``upgrade_to`` (the next release: a function that builds its flow) goes with the
+    ``"upgrade"`` kind, and ``upgrade_faults`` with both."""
+    check_bool(upgrade_faults, api, "upgrade_faults", "also fail the new release's tasks")
+    if "upgrade" in kinds and not callable(upgrade_to):
+        raise TypeError(
+            f"{call(api, 'upgrade_to', upgrade_to)}: the upgrade kind resumes each crash with "
+            f"the next release; give a function that builds its flow, e.g. "
+            f"upgrade_to=lambda: boot_flow_v2()"
+        )
+    if "upgrade" not in kinds and (upgrade_to is not None or upgrade_faults):
+        raise ValueError(
+            f"{api}: upgrade_to= and upgrade_faults= only matter with the upgrade kind, "
+            f"e.g. kinds=('upgrade',)"
+        )

@@ -12,10 +12,11 @@ from importlib.metadata import entry_points
 from pytest_flowfault.targets import closest_name
 
 #: The kinds of fault point a sweep explores (see :mod:`pytest_flowfault.explore`).
-SWEEP_KINDS = ("transient", "permanent", "revert", "crash")
-#: A crash point also needs its crashed run resumed, which only ``sweep()`` does: the
-#: command line's ``--flowfault-sweep`` and the Hypothesis strategies offer the others.
-PLAN_SWEEP_KINDS = tuple(kind for kind in SWEEP_KINDS if kind != "crash")
+SWEEP_KINDS = ("transient", "permanent", "revert", "crash", "upgrade")
+#: Crash and upgrade points also need their crashed run resumed, which only ``sweep()``
+#: does: the command line's ``--flowfault-sweep`` and the Hypothesis strategies offer
+#: the others.
+PLAN_SWEEP_KINDS = tuple(kind for kind in SWEEP_KINDS if kind not in ("crash", "upgrade"))
 
 
 @functools.cache

@@ -11,7 +11,12 @@ A *fault point* is a (task, kind) pair. Kinds:
   cannot fail in production;
 * ``crash``: the engine dies right after the task completed; the run is then resumed from
   its backend, and must succeed without running any completed task again or losing a
-  saved result. Crash points are not paired with other faults.
+  saved result. Crash points are not paired with other faults;
+* ``upgrade``: the same crash, resumed by the next release of the flow (``upgrade_to``);
+  the resumption must succeed with no completed atom run again, and the upgrade must be
+  safe (``FlowRun.assert_upgrade_safe``). With ``upgrade_faults``, each task of the new
+  release that still had to run is also failed after the resumption, and the whole chain
+  must be compensated: release N+1's reverts must undo release N's work.
 
 How each run is judged is :mod:`pytest_flowfault.variants`. Pruning never loses a
 distinct outcome: it only skips runs that are provably the same as one already made (the
@@ -32,16 +37,19 @@ from pytest_flowfault.arguments import (
     check_repeat,
     check_store,
     check_sweep_options,
+    check_upgrade_options,
     flow_problem,
     short_repr,
 )
+from pytest_flowfault.assertions import successful_executions
 from pytest_flowfault.catalog import check_engine_name
-from pytest_flowfault.errors import SweepError
+from pytest_flowfault.errors import SweepError, UpgradeError
 from pytest_flowfault.persist import check_backend
-from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.points import (
     PRUNED_CRASH_PAIR,
     PRUNED_DID_NOT_RUN,
+    PRUNED_DONE_BEFORE,
     PRUNED_NEVER_RAN,
     PRUNED_NO_RETRY,
     PRUNED_NO_REVERT,
@@ -55,6 +63,7 @@ from pytest_flowfault.points import (
 )
 from pytest_flowfault.run import FlowRun
 from pytest_flowfault.session import Session
+from pytest_flowfault.upgrade import upgrade_verdict
 from pytest_flowfault.variants import (
     Check,
     Repetition,
@@ -62,6 +71,7 @@ from pytest_flowfault.variants import (
     Variant,
     crash_verdict,
     judge,
+    upgrade_fault_verdict,
 )
 from pytest_flowfault.verdict import nothing_to_undo_targets
 
@@ -76,17 +86,30 @@ class _Judge:
     strict: bool
     nothing_to_undo: tuple[str, ...]
     repeat: int
+    upgrade: Callable[[FlowRun, FaultPlan], FlowRun] | None = None
 
-    def variant(self, plan: FaultPlan, crash: bool = False) -> Variant:
-        return Variant(plan, tuple(self._once(plan, crash) for _ in range(self.repeat)))
+    def variant(
+        self, plan: FaultPlan, kind: str = "", resumed_plan: FaultPlan | None = None
+    ) -> Variant:
+        repetitions = tuple(self._once(plan, kind, resumed_plan) for _ in range(self.repeat))
+        return Variant(plan, repetitions, resumed_plan or FaultPlan())
 
-    def _once(self, plan: FaultPlan, crash: bool) -> Repetition:
+    def _once(self, plan: FaultPlan, kind: str, resumed_plan: FaultPlan | None) -> Repetition:
         run = self.run(plan)
-        if crash:
+        if kind == "crash":
             if self.resume is None:
                 raise ValueError("a crash sweep needs a way to resume its runs")
             resumed = self.resume(run)
             return Repetition(resumed, crash_verdict(resumed))
+        if kind == "upgrade":
+            if self.upgrade is None:
+                raise ValueError("an upgrade sweep needs upgrade_to=, the next release")
+            try:
+                resumed = self.upgrade(run, resumed_plan or FaultPlan())
+            except UpgradeError as refused:
+                return Repetition(run, str(refused))
+            verdict_ = upgrade_fault_verdict if resumed_plan else upgrade_verdict
+            return Repetition(resumed, verdict_(resumed))
         return judge(
             run, check=self.check, strict=self.strict, nothing_to_undo=self.nothing_to_undo
         )
@@ -103,6 +126,8 @@ def sweep_flow(
     nothing_to_undo: Iterable[str | type] = (),
     exc: ExceptionChoice = None,
     repeat: int = 1,
+    upgrade: Callable[[FlowRun, FaultPlan], FlowRun] | None = None,
+    upgrade_faults: bool = False,
     api: str = "sweep_flow()",
 ) -> SweepReport:
     """Sweep with ``run(plan)`` doing the engine runs (a fresh flow each time); the
@@ -124,13 +149,19 @@ def sweep_flow(
     exceptions.check_matched(baseline)
     points, pruned, naive = single_points(baselines, chosen, exceptions)
     last = last_task(baseline)
-    judge_ = _Judge(run, resume, check, strict, exempt, repeat)
+    judge_ = _Judge(run, resume, check, strict, exempt, repeat, upgrade)
     variants: list[Variant] = []
     singles: dict[FaultPoint, Variant] = {}
     for point in points:
-        variant = judge_.variant(FaultPlan(*point.faults(last)), crash=point.kind == "crash")
+        variant = judge_.variant(FaultPlan(*point.faults(last)), point.kind)
         variants.append(variant)
-        if point.kind != "crash":
+        if point.kind == "upgrade" and upgrade_faults:
+            faulted, skipped = _faults_after_upgrade(variant, judge_)
+            variants += faulted
+            naive += len(faulted) + skipped
+            if skipped:
+                pruned[PRUNED_DONE_BEFORE] = pruned.get(PRUNED_DONE_BEFORE, 0) + skipped
+        if point.kind not in ("crash", "upgrade"):
             singles[point] = variant
     if max_faults == 2:
         pair_variants, pair_pruned, pair_naive = _pairs(
@@ -156,6 +187,8 @@ def sweep(
     exc: ExceptionChoice = None,
     setup: Callable[[], object] | None = None,
     repeat: int = 1,
+    upgrade_to: Callable[[], Any] | None = None,
+    upgrade_faults: bool = False,
     backend: Any = None,
     directory: Callable[[], Path] | None = None,
     virtual_time: bool = False,
@@ -174,6 +207,8 @@ def sweep(
     included (a crashed run's resumption is the same variant: no setup between). With
     ``repeat=N`` every variant, and the baseline, runs N times: any failing repetition
     fails the variant, and variants judged differently across repetitions are flaky.
+    Kind ``"upgrade"`` resumes each crash with ``upgrade_to()``, the next release of the
+    flow; ``upgrade_faults=True`` also fails each of its tasks after the resumption.
 
     >>> sweep(lambda: boot_flow(retry=Times(3)), store=STORE).assert_resilient()  # doctest: +SKIP
 
@@ -198,7 +233,8 @@ def sweep(
     check_engine_name(engine, api)
     check_engine_options(engine_options, api)
     check_bool(virtual_time, api, "virtual_time", "skip sleeps inside atoms")
-    if "crash" in kinds and backend is None:
+    check_upgrade_options(kinds, upgrade_to, upgrade_faults, api)
+    if {"crash", "upgrade"} & set(kinds) and backend is None:
         backend = "memory"  # resuming needs the crashed run's storage
     if backend is not None:
         check_backend(backend, api)
@@ -237,6 +273,10 @@ def sweep(
             nothing_to_undo=nothing_to_undo,
             exc=exc,
             repeat=repeat,
+            upgrade=lambda crashed, plan: session.resume(
+                crashed, flow=upgrade_to, extra=plan, api=api
+            ),
+            upgrade_faults=upgrade_faults,
             api=api,
         )
     finally:
@@ -269,7 +309,7 @@ def _pairs(
     ]
     for first, second in itertools.combinations(all_points, 2):
         naive += 1
-        if "crash" in (first.kind, second.kind):
+        if {"crash", "upgrade"} & {first.kind, second.kind}:
             reason: str | None = PRUNED_CRASH_PAIR
         elif first.task == second.task:
             reason = PRUNED_SAME_TASK
@@ -294,6 +334,25 @@ def _pairs(
         already_run.add(frozenset(faults))
         variants.append(judge_.variant(FaultPlan(*faults)))
     return variants, pruned, naive
+
+
+def _faults_after_upgrade(variant: Variant, judge_: _Judge) -> tuple[list[Variant], int]:
+    """For an upgrade variant: one variant per task of the new release that still had to
+    run after the crash, failed there; and how many tasks were skipped as done."""
+    resumed = variant.repetitions[0].run
+    if resumed.resumed_from is None:  # TaskFlow refused the new release: nothing ran
+        return [], 0
+    done = {
+        atom.name for atom in resumed.resumed_from.atoms
+        if successful_executions(resumed.resumed_from, atom.name)[-1]
+    }
+    tasks = [atom.name for atom in resumed.atoms if atom.kind == "task"]
+    faulted = [
+        judge_.variant(variant.plan, "upgrade", FaultPlan(Fault.fail(task)))
+        for task in tasks
+        if task not in done
+    ]
+    return faulted, len(tasks) - len(faulted)
 
 
 def _fires(point: FaultPoint, variant: Variant, last: str) -> bool:

@@ -269,6 +269,8 @@ class FlowFault:
         exc: ExceptionChoice = None,
         setup: Callable[[], object] | None = None,
         repeat: int = 1,
+        upgrade_to: Callable[[], Any] | None = None,
+        upgrade_faults: bool = False,
         **engine_options: Any,
     ) -> SweepReport:
         """Run ``make_flow()`` without faults, then once per fault point; see
@@ -296,6 +298,8 @@ class FlowFault:
             exc=exc,
             setup=setup,
             repeat=repeat,
+            upgrade_to=upgrade_to,
+            upgrade_faults=upgrade_faults,
             **engine_options,
         )
 

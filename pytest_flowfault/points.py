@@ -21,7 +21,8 @@ PRUNED_NO_REVERT = "revert: the task has no revert of its own (TaskFlow's defaul
 PRUNED_SAME_TASK = "two faults on one task"
 PRUNED_DID_NOT_RUN = "the second task never ran once the first fault struck"
 PRUNED_SAME_FAULTS = "the same faults as another variant"
-PRUNED_CRASH_PAIR = "crash points are not paired"
+PRUNED_CRASH_PAIR = "crash and upgrade points are not paired"
+PRUNED_DONE_BEFORE = "upgrade: the task completed before the crash, so the new release skips it"
 
 #: What ``sweep(exc=...)`` takes: one exception for all, or ``{target: exception}``.
 ExceptionChoice = (
@@ -47,7 +48,7 @@ class FaultPoint:
             return (Fault.fail(self.task, times=1, exc=self.exc),)
         if self.kind == "permanent":
             return (Fault.fail(self.task, exc=self.exc),)
-        if self.kind == "crash":
+        if self.kind in ("crash", "upgrade"):
             return (Fault.crash_after(self.task),)
         return (Fault.fail(last_task), Fault.fail_revert(self.task))
 

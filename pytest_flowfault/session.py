@@ -131,6 +131,7 @@ class Session:
         run: FlowRun,
         *,
         flow: Any = None,
+        extra: FaultPlan | None = None,
         api: str = "Session.resume()",
         **engine_options: Any,
     ) -> FlowRun:
@@ -141,7 +142,7 @@ class Session:
         or a function that builds one with no arguments) is the new release that resumes
         the saved state; by default the run's own flow does. Raises :class:`UpgradeError`
         when TaskFlow refuses the new flow because it requires what only a removed atom
-        provided.
+        provided. ``extra``: faults for the resumed run only, on top of the session's.
         """
         if not isinstance(run, FlowRun):
             raise TypeError(
@@ -178,7 +179,7 @@ class Session:
         )
         try:
             return run_to_end(
-                loaded, self, resumed_from=run, without_crashes=True, saved=saved
+                loaded, self, resumed_from=run, without_crashes=True, saved=saved, extra=extra
             )
         except Exception as refused:
             problems = _upgrade_refusal(refused, saved, run, loaded)

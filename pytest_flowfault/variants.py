@@ -21,7 +21,8 @@ from pytest_flowfault.assertions import (
 )
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.run import Event, FlowRun
-from pytest_flowfault.verdict import compensation_problems, error_text
+from pytest_flowfault.upgrade import upgrade_problems
+from pytest_flowfault.verdict import compensation_problems, error_text, first_success
 
 Check = Callable[[FlowRun], object]
 
@@ -43,6 +44,15 @@ class Variant:
 
     plan: FaultPlan
     repetitions: tuple[Repetition, ...]
+    #: Faults of the resumed run only (an upgrade variant with ``upgrade_faults``).
+    resumed_plan: FaultPlan = field(default_factory=FaultPlan)
+
+    @property
+    def described(self) -> str:
+        """The plan as code, and what the resumption of an upgrade variant faced."""
+        if not self.resumed_plan:
+            return repr(self.plan)
+        return f"{self.plan!r}, resumed by the new release under {self.resumed_plan!r}"
 
     @property
     def ok(self) -> bool:
@@ -135,7 +145,7 @@ class SweepReport:
             f"{self.baseline.flow_name!r} were not survived{flaky}:"
         ]
         for variant in self.failures:
-            parts += ["", f"{variant.plan!r}"]
+            parts += ["", variant.described]
             if variant.flaky:
                 parts.append(f"  {self._flaky_text(variant)}; what differed:")
                 parts += [f"    {difference}" for difference in variant.differences()]
@@ -161,7 +171,7 @@ class SweepReport:
         ]
         lines += [f"  pruned {count}: {reason}" for reason, count in self.pruned.items()]
         for variant in self.variants:
-            lines.append(f"{'ok  ' if variant.ok else 'FAIL'} {variant.plan!r} -> {variant.run.state}")
+            lines.append(f"{'ok  ' if variant.ok else 'FAIL'} {variant.described} -> {variant.run.state}")
             if variant.flaky:
                 lines.append(f"     {self._flaky_text(variant)}")
                 lines += [f"       {difference}" for difference in variant.differences()]
@@ -264,6 +274,30 @@ def crash_verdict(resumed: FlowRun) -> str | None:
     problems += [
         f"{name!r}'s result saved before the crash was lost" for name in lost_results(resumed)
     ]
+    return "; ".join(problems) or None
+
+
+def upgrade_fault_verdict(resumed: FlowRun) -> str | None:
+    """An upgrade variant whose resumption met a fault: the new release must revert the
+    whole chain, the work the old release completed before the crash included, with the
+    upgrade itself safe (:func:`pytest_flowfault.upgrade.upgrade_problems`)."""
+    problems = []
+    if resumed.state != "REVERTED":
+        problems.append(f"the resumed flow ended {resumed.state}, not REVERTED")
+    problems += compensation_problems(resumed)
+    running = {atom.name for atom in resumed.atoms if atom.kind == "task"}
+    saved = resumed.saved.atoms if resumed.saved is not None else ()
+    failed = {name for name, _ in resumed.verdict.failed_reverts}
+    for atom in saved:
+        if (
+            atom.state == "SUCCESS" and atom.name in running and atom.name not in failed
+            and first_success(resumed, atom.name, "revert") is None
+        ):
+            problems.append(
+                f"{atom.name!r} completed before the crash (release {atom.version}) but the "
+                f"new release never reverted it"
+            )
+    problems += upgrade_problems(resumed)
     return "; ".join(problems) or None
 
 

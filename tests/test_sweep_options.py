@@ -296,3 +296,116 @@ def test_a_plan_with_a_project_exception_instance_replays() -> None:
         "exc=test_sweep_options.WaitTimeout('still building')))"
     ) == text
     assert plan == parse_plan(text, origin="test", importable_from=[Path(__file__).parent])
+
+
+class BrittleRevert(task.Task):
+    """Release 2 of ``server``: its revert expects its own result shape, a dict."""
+
+    version = (2, 0)
+
+    def execute(self, **kwargs: Any) -> dict[str, str]:
+        return {"id": "server-1"}
+
+    def revert(self, result: Any, **kwargs: Any) -> None:
+        result["id"]  # release 1 saved a str: TypeError
+
+
+class TestUpgradeKind:
+    def test_a_careful_release_resumes_every_crash_point(self) -> None:
+        """Kind "upgrade": release 1 crashes after each task, release 2 resumes."""
+        import releases
+
+        report = sweep(
+            releases.release_1, kinds=("upgrade",), upgrade_to=releases.careful_release_2
+        )
+        report.assert_resilient()
+        assert [
+            "FaultPlan(Fault.crash_after('network'))",
+            "FaultPlan(Fault.crash_after('server'))",
+            "FaultPlan(Fault.crash_after('dns'))",
+        ] == [repr(variant.plan) for variant in report.variants]
+        assert {"SUCCESS"} == {variant.run.state for variant in report.variants}
+        assert all(variant.run.resumed_from is not None for variant in report.variants)
+
+    def test_each_hazard_of_a_careless_release_is_named(self) -> None:
+        import releases
+
+        report = sweep(
+            releases.release_1, kinds=("upgrade",), upgrade_to=releases.careless_release_2
+        )
+        problems = {repr(variant.plan): variant.problem or "" for variant in report.variants}
+        after_server = problems["FaultPlan(Fault.crash_after('server'))"]
+        assert "'server' completed under version 1.0 and the new release runs 2.0" in after_server
+        assert "'network' had completed" in after_server
+        assert "'net', new in this release, executed again the work" in after_server
+        assert "'dns' had completed" in problems["FaultPlan(Fault.crash_after('dns'))"]
+
+    def test_a_refused_release_is_a_failing_variant(self) -> None:
+        """TaskFlow refuses a release that requires what only a removed atom provided:
+        the variant fails with that UpgradeError's message, the sweep goes on."""
+        import releases
+
+        report = sweep(
+            releases.release_1, kinds=("upgrade",),
+            upgrade_to=releases.dropped_producer_release_2,
+        )
+        assert len(report.variants) == len(report.failures)
+        assert all("cannot resume its saved state" in (variant.problem or "")
+                   for variant in report.variants)
+
+    def test_upgrade_faults_prove_release_2_can_undo_release_1(self) -> None:
+        """upgrade_faults=True: every task release 2 still runs fails after the resumption,
+        and the whole chain must be reverted, by release 2's reverts. A revert that cannot
+        read release 1's result is caught."""
+        import releases
+
+        careful = sweep(
+            releases.release_1, kinds=("upgrade",), upgrade_to=releases.careful_release_2,
+            upgrade_faults=True,
+        )
+        careful.assert_resilient()
+        faulted = [variant for variant in careful.variants if variant.resumed_plan]
+        assert [
+            "FaultPlan(Fault.crash_after('network')), resumed by the new release under "
+            "FaultPlan(Fault.fail('server'))",
+            "FaultPlan(Fault.crash_after('network')), resumed by the new release under "
+            "FaultPlan(Fault.fail('dns'))",
+            "FaultPlan(Fault.crash_after('server')), resumed by the new release under "
+            "FaultPlan(Fault.fail('dns'))",
+        ] == [variant.described for variant in faulted]
+        assert {"REVERTED"} == {variant.run.state for variant in faulted}
+        assert {"upgrade: the task completed before the crash, so the new release skips it": 6} == {
+            reason: count for reason, count in careful.pruned.items() if "upgrade" in reason
+        }
+
+        def brittle() -> linear_flow.Flow:
+            return linear_flow.Flow("deploy").add(
+                releases.Create("network", provides="network"),
+                BrittleRevert("server", requires=["network"], provides="server"),
+                releases.Create("dns", requires=["server"]),
+            )
+
+        caught = sweep(
+            releases.release_1, kinds=("upgrade",), upgrade_to=brittle, upgrade_faults=True
+        )
+        after_server = next(
+            variant for variant in caught.variants
+            if variant.described.startswith("FaultPlan(Fault.crash_after('server')), resumed")
+        )
+        assert "'server' failed to revert: TypeError" in (after_server.problem or "")
+
+    @pytest.mark.parametrize(
+        ("arguments", "message"),
+        [
+            ({"kinds": ("upgrade",)}, "sweep(upgrade_to=None): the upgrade kind resumes"),
+            ({"upgrade_to": list}, "sweep(): upgrade_to= and upgrade_faults= only matter"),
+            ({"kinds": ("upgrade",), "upgrade_to": list, "upgrade_faults": "yes"},
+             "sweep(upgrade_faults='yes'): give True"),
+        ],
+    )
+    def test_bad_upgrade_arguments(self, arguments: dict[str, Any], message: str) -> None:
+        import releases
+
+        with pytest.raises((TypeError, ValueError)) as raised:
+            sweep(releases.release_1, **arguments)
+        assert str(raised.value).startswith(message)
