@@ -156,6 +156,7 @@ def octavia_report(pytester: pytest.Pytester) -> Path:
     """The HTML report of :data:`SELECTION` of examples/test_amphora_resilience.py."""
     pytester.makepyfile(
         amphora=(EXAMPLES / "amphora.py").read_text(),
+        octavia_faults=(EXAMPLES / "octavia_faults.py").read_text(),
         test_amphora_resilience=(EXAMPLES / "test_amphora_resilience.py").read_text(),
     )
     pytester.makeini(WARNINGS_INI)

@@ -105,7 +105,8 @@ class TestReplayCodeIsNeverRun:
     def test_exception_class_of_the_project_is_imported_by_its_dotted_name(
         self, pytester: pytest.Pytester
     ) -> None:
-        """exc=package.module.Class replays the project's own exception class."""
+        """exc=package.module.Class replays the project's own exception class, and the
+        plan's repr writes it the same way (so that it replays again)."""
         pytester.syspathinsert()
         pytester.makepyfile(
             quota="class QuotaExceeded(Exception):\n    pass\n",
@@ -116,7 +117,7 @@ class TestReplayCodeIsNeverRun:
         )
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(
-            ["*PLAN FaultPlan(Fault.fail('attach', exc=QuotaExceeded('full')))*"]
+            ["*PLAN FaultPlan(Fault.fail('attach', exc=quota.QuotaExceeded('full')))*"]
         )
 
 
