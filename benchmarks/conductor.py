@@ -40,10 +40,10 @@ with warnings.catch_warnings():
     from taskflow.conductors import backends as conductor_backends
     from taskflow.patterns import linear_flow
 
-from pytest_flowfault.jobboard.conductor import POLL_INTERVAL, connect_board
-from pytest_flowfault.session import Session
 from pytest_flowfault.jobboard.board import JobBoard
+from pytest_flowfault.jobboard.conductor import POLL_INTERVAL, connect_board
 from pytest_flowfault.jobboard.redis_server import start_redis_server
+from pytest_flowfault.session import Session
 
 TASKS = 20
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import amphora
 import pytest
-from octavia_faults import RETRIED
 from amphora import (
     CONF,
     AmpConnectionRetry,
@@ -20,6 +19,7 @@ from amphora import (
     create_load_balancer_flow,
     delete_amphora_flow,
 )
+from octavia_faults import RETRIED
 
 from pytest_flowfault import FlowFault, InjectedFault
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from boot import STORE, Cloud, boot_flow, boot_graph_flow, boot_with_network_flow, buggy_boot_flow
+from boot import (
+    STORE,
+    Cloud,
+    boot_flow,
+    boot_graph_flow,
+    boot_with_network_flow,
+    buggy_boot_flow,
+)
 from taskflow.retry import Times
 
 from pytest_flowfault import FlowFault, FlowRun

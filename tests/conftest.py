@@ -3,14 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 # pytester's in-process runs forget every module a run imported; TaskFlow must be
 # imported once, out here, or each run would see classes of a different identity.
 # Hypothesis too: its pytest plugin imports it at the end of every run, and re-importing
 # (and assertion-rewriting) its 150 modules would cost ~1.2 s per pytester run.
 import hypothesis
-import pytest_flowfault.engine  # noqa: F401  (imports taskflow.engines)
+import pytest
 import taskflow.patterns.graph_flow  # noqa: F401
 import taskflow.patterns.linear_flow  # noqa: F401
 import taskflow.patterns.unordered_flow  # noqa: F401
@@ -18,6 +16,8 @@ import taskflow.persistence.backends.impl_sqlalchemy  # noqa: F401  (SQLAlchemy,
 import taskflow.retry  # noqa: F401
 from flowkit import Log
 from postgres_server import INSTALL_HINT, find_postgres, postgres_server
+
+import pytest_flowfault.engine  # noqa: F401  (imports taskflow.engines)
 
 # No property may depend on how fast the machine is: CI runs on a loaded 2-core machine.
 hypothesis.settings.register_profile("flowfault", deadline=None)

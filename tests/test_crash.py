@@ -6,11 +6,18 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from flowkit import Log, Step
 from taskflow import retry
 from taskflow.patterns import linear_flow, unordered_flow
 
-from flowkit import Log, Step
-from pytest_flowfault import Fault, FaultPlan, FlowCrash, FlowRun, MissingExtra, run_flow
+from pytest_flowfault import (
+    Fault,
+    FaultPlan,
+    FlowCrash,
+    FlowRun,
+    MissingExtra,
+    run_flow,
+)
 from pytest_flowfault.engine import intercepting
 from pytest_flowfault.session import Session
 

@@ -12,12 +12,12 @@ from typing import Any, Union
 
 import mock
 import pytest
+from flowkit import Boom, Log, NoRevertStep, Step
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from taskflow import retry
 from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 
-from flowkit import Boom, Log, NoRevertStep, Step
 from pytest_flowfault import (
     Fault,
     FaultPlan,
@@ -25,10 +25,10 @@ from pytest_flowfault import (
     InjectedFault,
     SweepError,
     SweepReport,
+    points,
     run_flow,
     sweep,
 )
-from pytest_flowfault import points
 
 KINDS = ("transient", "permanent", "revert")
 PATTERNS = {"linear": linear_flow, "graph": graph_flow, "unordered": unordered_flow}

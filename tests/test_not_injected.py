@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import WARNINGS_INI
-from taskflow.patterns import linear_flow
 from flowkit import Plain
+from taskflow.patterns import linear_flow
 from workers import worker_engine_options
 
 from pytest_flowfault import Fault, FaultPlan, run_flow

@@ -17,11 +17,18 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from pytest_flowfault import Fault, FaultPlan, FlowRun, InjectedFault, UnmatchedFault, run_flow
+from pytest_flowfault import (
+    Fault,
+    FaultPlan,
+    FlowRun,
+    InjectedFault,
+    UnmatchedFault,
+    run_flow,
+)
 from pytest_flowfault import engine as engine_module
 from pytest_flowfault.recorder import Recorder
-from pytest_flowfault.run import Event
 from pytest_flowfault.replay import parse_plan
+from pytest_flowfault.run import Event
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "eventletutils module is deprecated", DeprecationWarning)

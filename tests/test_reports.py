@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowkit import Boom, Log, Step
 from taskflow.patterns import linear_flow
 
-from flowkit import Boom, Log, Step
 from pytest_flowfault import run_flow
 from pytest_flowfault.report import run_record
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from flowkit import Boom, Log, Nap, Step
 from taskflow import retry
 from taskflow.patterns import linear_flow
 
-from flowkit import Boom, Log, Nap, Step
 from pytest_flowfault import Fault, FaultPlan, FlowRun, UnknownAtom, run_flow
 from pytest_flowfault.run import Event
 from pytest_flowfault.timeline import event_text

@@ -7,11 +7,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flowkit import Boom, Log, Step
 from taskflow import exceptions as taskflow_exceptions
 from taskflow import retry, task
 from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 
-from flowkit import Boom, Log, Step
 from pytest_flowfault import Fault, FaultPlan, InjectedFault, UnmatchedFault, run_flow
 
 ENGINES = ["serial", "parallel"]

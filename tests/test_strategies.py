@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flowkit import Log, Step
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from taskflow import retry
 from taskflow.patterns import linear_flow, unordered_flow
 
-from flowkit import Log, Step
 from pytest_flowfault import Fault, FaultPlan
 from pytest_flowfault.strategies import fault_plans
 

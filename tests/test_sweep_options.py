@@ -6,10 +6,10 @@ import itertools
 from typing import Any
 
 import pytest
+from flowkit import Log, NoRevertStep, Step
 from taskflow import retry, task
 from taskflow.patterns import linear_flow, unordered_flow
 
-from flowkit import Log, NoRevertStep, Step
 from pytest_flowfault import Fault, FaultPlan, InjectedFault, SweepError, sweep
 from pytest_flowfault.points import PRUNED_NO_REVERT
 
