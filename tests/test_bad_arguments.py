@@ -251,7 +251,7 @@ class TestSweep:
             (
                 {"kinds": 5},
                 ValueError,
-                "sweep(kinds=5): use a tuple of transient, permanent, revert, crash, e.g. "
+                "sweep(kinds=5): use a tuple of transient, permanent, revert, crash, upgrade, e.g. "
                 "('transient', 'permanent')",
             ),
             ({"store": 5}, TypeError, f"sweep(store=5): {STORE_FIX}, not int"),

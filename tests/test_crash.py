@@ -285,7 +285,7 @@ class TestCrashSweep:
         from pytest_flowfault import sweep
 
         report = sweep(lambda: boot(log), kinds=("crash", "permanent"), max_faults=2)
-        assert 12 == report.pruned["crash points are not paired"]
+        assert 12 == report.pruned["crash and upgrade points are not paired"]
 
 
 class TestRealProcessDeath:

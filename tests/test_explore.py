@@ -459,7 +459,7 @@ class TestSweepBadInput:
         with pytest.raises(ValueError) as raised:
             sweep(lambda: linear(log, "a"), kinds=kinds)
         assert (
-            f"sweep(kinds={shown}): use a tuple of transient, permanent, revert, crash, e.g. "
+            f"sweep(kinds={shown}): use a tuple of transient, permanent, revert, crash, upgrade, e.g. "
             f"('transient', 'permanent')"
         ) == str(raised.value)
 
