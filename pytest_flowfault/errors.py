@@ -89,3 +89,8 @@ class InvalidMarker(FlowFaultError, ValueError):
 
 class RedisServerError(FlowFaultError, RuntimeError):
     """``redis-server`` is missing or would not start."""
+
+
+class WorkerTaskError(FlowFaultError, TypeError):
+    """A task cannot run on TaskFlow's workers: they build it from an importable class
+    path with ``name=`` alone (``taskflow/engines/worker_based/endpoint.py``)."""

@@ -24,8 +24,10 @@ from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
 from pytest_flowfault.run import FlowRun, RunInfo
+from pytest_flowfault.remote import WORKER_ENGINES
 from pytest_flowfault.targets import not_injected_message, unmatched_message
 from pytest_flowfault.values import Action
+from pytest_flowfault.workers import WorkerPool
 
 
 class Session:
@@ -64,6 +66,7 @@ class Session:
         self._atoms_seen: dict[str, str] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
         self._closers: list[Callable[[], None]] = []
+        self._workers: WorkerPool | None = None
 
     @property
     def runs(self) -> tuple[FlowRun, ...]:
@@ -99,6 +102,7 @@ class Session:
         self.check_run_arguments(flow, store=store, engine=engine, api=api, **engine_options)
         if backend is not None:
             engine_options["backend"] = open_backend(backend, self.directory, api)
+        engine_options = self._with_workers(flow, engine, engine_options)
         loaded = load_engine(
             flow, store=store, engine=engine, **self._with_pool(engine, engine_options)
         )
@@ -147,6 +151,7 @@ class Session:
         engine = engine_options.pop("engine", point.engine)
         check_engine_name(engine, api)
         check_engine_options(engine_options, api)
+        engine_options = self._with_workers(point.flow, engine, engine_options)
         loaded = load_engine(
             point.flow,
             flow_detail=detail,
@@ -160,6 +165,16 @@ class Session:
         if engine == "parallel" and "executor" not in engine_options:
             engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
         return engine_options
+
+    def _with_workers(self, flow: Any, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
+        """Worker-based runs get in-process workers of this session's, unless the caller
+        brought its own."""
+        if engine not in WORKER_ENGINES:
+            return engine_options
+        if self._workers is None:
+            self._workers = WorkerPool()
+            self.on_close(self._workers.close)
+        return self._workers.options_for(flow, engine_options)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the session closes (before its pools shut down)."""

@@ -1,0 +1,190 @@
+"""The bridge between a worker-based engine run and the workers the plugin started.
+
+TaskFlow's worker-based engine sends each atom's class name to a worker, which builds its
+*own* task object (``taskflow/engines/worker_based/endpoint.py``): wrappers on the
+engine's copies never run. Workers the plugin started (:mod:`pytest_flowfault.workers`)
+serve exchanges registered here; an engine run on such an exchange registers a
+:class:`RemoteRun`, and the workers put its faults and its recording on the task objects
+they build, by the atom's name and its uuid in the engine's storage (the request's
+correlation id).
+
+Imports neither kombu nor TaskFlow's worker modules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pytest_flowfault.inject import InjectionListener, Transparent, call_wrapper
+from pytest_flowfault.plan import FaultPlan
+from pytest_flowfault.recorder import Recorder
+from pytest_flowfault.run import NotInjected
+from pytest_flowfault.values import Action
+from pytest_flowfault.vtime import VirtualClock
+
+#: TaskFlow's two entry-point names for the worker-based engine.
+WORKER_ENGINES = ("worker-based", "workers")
+
+FOREIGN_WORKERS = (
+    "the worker-based engine runs these tasks in workers that build their own task objects "
+    "from the class name, so the plugin's wrappers on the engine's copies never run; to test "
+    "how the flow handles this fault, run it on engine='serial' or engine='parallel'"
+)
+CRASH_IN_THREADS = (
+    "a crash during a task of the worker-based engine is the death of the worker that runs "
+    "it, and the workers flowfault.run(engine='worker-based') starts are threads of this "
+    "process, which cannot die alone; run it on engine='serial' or engine='parallel', or "
+    "crash after the task instead"
+)
+
+_lock = threading.Lock()
+_exchanges: set[str] = set()
+_runs: list[RemoteRun] = []
+
+
+class RemoteRun:
+    """One engine run as the plugin's workers see it: its faults, its recorder, and one
+    attempt counter per atom and action, shared by every worker that runs its atoms.
+
+    Counting here rather than in each worker keeps "attempts are counted per run, per
+    atom" true when an atom's attempts land on different workers.
+    """
+
+    def __init__(
+        self,
+        storage: Any,
+        plan: FaultPlan,
+        recorder: Recorder,
+        on_injected: InjectionListener | None,
+        flow_name: str,
+        clock: VirtualClock | None,
+    ) -> None:
+        self._storage = storage
+        self._plan = FaultPlan(*(fault for fault in plan if fault.kind != "crash_during"))
+        self._recorder = recorder
+        self._on_injected = on_injected
+        self._flow_name = flow_name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._attempts: dict[tuple[str, Action], Callable[[], int]] = {}
+
+    def owns(self, atom_name: str, atom_uuid: str) -> bool:
+        """Whether the atom called ``atom_name`` with ``atom_uuid`` belongs to this run."""
+        try:
+            return bool(self._storage.get_atom_uuid(atom_name) == atom_uuid)
+        except Exception:  # taskflow.exceptions.NotFound: an atom of another flow
+            return False
+
+    def wrap(self, task: Any, action: Action, worker: str) -> None:
+        """Put this run's faults and recording on ``action`` of the worker's own ``task``
+        object (a fresh one per request, so nothing needs restoring)."""
+        name: str = task.name
+        with self._lock:
+            # __next__ of a count is atomic under the GIL
+            next_attempt = self._attempts.setdefault((name, action), itertools.count(1).__next__)
+
+        def record(kind: Any, atom: str, what: str, **details: Any) -> None:
+            self._recorder.add(kind, atom, what, worker=worker, **details)
+
+        original = getattr(task, action)
+        call = call_wrapper(
+            original,
+            name,
+            action,
+            self._plan.for_atom(name, action, "task"),
+            next_attempt,
+            record,
+            self._on_injected,
+            self._flow_name,
+            self._clock,
+        )
+        setattr(task, action, Transparent(original, call))
+
+
+def serve_exchange(exchange: str) -> None:
+    """Note that workers of the plugin serve ``exchange``: its engine runs are reachable."""
+    with _lock:
+        _exchanges.add(exchange)
+
+
+def release_exchange(exchange: str) -> None:
+    """The plugin's workers on ``exchange`` have stopped."""
+    with _lock:
+        _exchanges.discard(exchange)
+
+
+def is_worker_based(engine: Any) -> bool:
+    """Whether ``engine`` is TaskFlow's worker-based engine."""
+    # The module is imported only when kombu is: an engine of its class implies it is.
+    module = sys.modules.get("taskflow.engines.worker_based.engine")
+    return module is not None and isinstance(engine, module.WorkerBasedActionEngine)
+
+
+def reachable(engine: Any) -> bool:
+    """Whether ``engine`` sends its tasks to workers the plugin started."""
+    if not is_worker_based(engine):
+        return False
+    options = engine._options  # TaskFlow's ActionEngine keeps its options there
+    if "executor" in options:  # an executor of the caller's, on exchanges of its own
+        return False
+    with _lock:
+        return options.get("exchange", "default") in _exchanges
+
+
+@contextmanager
+def serving(
+    engine: Any,
+    plan: FaultPlan,
+    recorder: Recorder,
+    on_injected: InjectionListener | None,
+    flow_name: str,
+    clock: VirtualClock | None,
+) -> Iterator[None]:
+    """While the block runs, the plugin's workers fault and record ``engine``'s tasks
+    (nothing happens for an engine they do not serve)."""
+    if not reachable(engine):
+        yield
+        return
+    run = RemoteRun(engine.storage, plan, recorder, on_injected, flow_name, clock)
+    with _lock:
+        _runs.append(run)
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs.remove(run)
+
+
+def run_for(atom_name: str, atom_uuid: str) -> RemoteRun | None:
+    """The engine run a request for the atom ``atom_name`` with ``atom_uuid`` came from."""
+    with _lock:
+        runs = list(_runs)
+    for run in runs:
+        if run.owns(atom_name, atom_uuid):
+            return run
+    return None
+
+
+def out_of_reach(engine: Any, kinds: dict[Any, str], plan: FaultPlan) -> tuple[NotInjected, ...]:
+    """The faults that match tasks of this engine but can never fire on them.
+
+    Only a ``crash_after`` fires outside the atom (on the engine's own notification);
+    the plugin's workers reach every other kind but ``crash_during``.
+    """
+    if not is_worker_based(engine):
+        return ()
+    ours = reachable(engine)
+    return tuple(
+        NotInjected(fault, atom.name, CRASH_IN_THREADS if ours else FOREIGN_WORKERS)
+        for atom, kind in kinds.items()
+        if kind == "task"
+        for fault in plan
+        if fault.kind != "crash_after"
+        and (not ours or fault.kind == "crash_during")
+        and fault.matches(atom.name, kind)
+    )

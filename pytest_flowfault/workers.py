@@ -1,0 +1,205 @@
+"""Workers the plugin starts for TaskFlow's worker-based engine: in-process TaskFlow
+workers (threads of this process) on kombu's memory transport.
+
+Each set of workers has an exchange of its own, registered with
+:mod:`pytest_flowfault.remote`, so the engine runs sent there get the faults in force and
+are recorded, on the task objects the workers build. kombu is imported only when workers
+start; without it the error names the ``[workers]`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+from pytest_flowfault import remote
+from pytest_flowfault.engine import DEFAULT_WORKERS
+from pytest_flowfault.errors import MissingExtra, WorkerTaskError
+
+#: Seconds between two polls of kombu's memory transport by each worker and engine (the
+#: transport's default, 1 s, would be paid on every message hop).
+POLLING_INTERVAL = 0.01
+#: The ``transition_timeout`` of the runs the plugin sends to its own workers: how long
+#: a request may wait for a worker to take it before it fails (TaskFlow's default: 60 s).
+TRANSITION_TIMEOUT = 10.0
+#: Engine options that say the caller brought workers of its own.
+WORKER_OPTIONS = ("exchange", "topics", "url", "transport", "executor")
+THREAD_PREFIX = "flowfault-worker"
+
+
+def worker_module() -> ModuleType:
+    """:mod:`pytest_flowfault.remote_worker`, or :class:`MissingExtra` without kombu."""
+    try:
+        return importlib.import_module("pytest_flowfault.remote_worker")
+    except ImportError as error:
+        if error.name is None or not error.name.startswith("kombu"):
+            raise
+        raise MissingExtra(
+            "the worker-based engine needs kombu; install it with "
+            "pip install 'pytest-flowfault[workers]'"
+        ) from None
+
+
+def task_classes(flow: Any) -> tuple[str, ...]:
+    """The ``"module:Class"`` of every task in ``flow`` (nested flows included), as a
+    worker's ``tasks=`` takes them; :class:`WorkerTaskError` for a task no worker can build.
+    """
+    found: dict[str, None] = {}
+    for task in _tasks_of(flow):
+        found.setdefault(_class_path(task), None)
+    return tuple(found)
+
+
+def _tasks_of(flow: Any) -> Iterator[Any]:
+    from taskflow import flow as taskflow_flow
+    from taskflow import task as taskflow_task
+
+    if isinstance(flow, taskflow_task.Task):
+        yield flow
+    elif isinstance(flow, taskflow_flow.Flow):
+        for node, _ in flow.iter_nodes():
+            yield from _tasks_of(node)
+
+
+def _class_path(task: Any) -> str:
+    cls = type(task)
+    sent = f"{cls.__module__}.{cls.__name__}"  # what the engine sends (oslo's get_class_name)
+    how = (
+        f"a worker builds each task from the class name the engine sends ({sent!r}) as "
+        f"{cls.__name__}(name={task.name!r}) (taskflow/engines/worker_based/endpoint.py)"
+    )
+    try:
+        module = importlib.import_module(cls.__module__)
+    except ImportError:
+        module = None
+    if getattr(module, cls.__name__, None) is not cls:
+        where = (
+            f"it is defined inside {cls.__qualname__.partition('.<locals>')[0]}()"
+            if "<locals>" in cls.__qualname__
+            else f"{sent} is not that class"
+        )
+        raise WorkerTaskError(
+            f"task {task.name!r} cannot run on TaskFlow's workers: {how}, and {where}; "
+            f"define {cls.__name__} at the top level of an importable module"
+        )
+    try:
+        inspect.signature(cls).bind(name=task.name)
+    except TypeError as problem:
+        raise WorkerTaskError(
+            f"task {task.name!r} cannot run on TaskFlow's workers: {how}, which fails: "
+            f"{problem}; give {cls.__name__} a constructor that works with name= alone "
+            f"(a worker's task reaches its resources through its arguments or clients of "
+            f"its own process)"
+        ) from None
+    return f"{cls.__module__}:{cls.__name__}"
+
+
+class InProcessWorkers:
+    """``count`` TaskFlow workers, each a thread of this process, on kombu's memory
+    transport and an exchange of their own, able to run ``tasks`` (``"module:Class"``).
+
+    Engine runs sent to them get the faults in force and are recorded, each call with the
+    worker that ran it. ``flowfault.run(engine="worker-based")`` starts and stops them
+    itself; started by hand, pass :attr:`engine_options` to the engine:
+
+    >>> with InProcessWorkers(["boot:CreateVolume"]) as workers:                # doctest: +SKIP
+    ...     run = run_flow(flow, engine="worker-based", **workers.engine_options)
+    """
+
+    def __init__(self, tasks: Iterable[str], *, count: int = 1) -> None:
+        self.tasks = tuple(tasks)
+        self.exchange = f"flowfault-{uuid.uuid4().hex}"
+        self.topics = tuple(f"worker-{number}" for number in range(1, count + 1))
+        self._running: list[tuple[Any, threading.Thread, ThreadPoolExecutor]] = []
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """What a ``worker-based`` engine needs to reach these workers."""
+        return {
+            "exchange": self.exchange,
+            "transport": "memory",
+            "transport_options": {"polling_interval": POLLING_INTERVAL},
+            "topics": list(self.topics),
+            "transition_timeout": TRANSITION_TIMEOUT,
+        }
+
+    def start(self) -> InProcessWorkers:
+        """Start the workers and wait until each one consumes its queue."""
+        module = worker_module()
+        remote.serve_exchange(self.exchange)
+        try:
+            for topic in self.topics:
+                pool = ThreadPoolExecutor(DEFAULT_WORKERS, thread_name_prefix=THREAD_PREFIX)
+                started = module.FaultingWorker(
+                    self.exchange,
+                    topic,
+                    list(self.tasks),
+                    executor=pool,
+                    transport="memory",
+                    transport_options={"polling_interval": POLLING_INTERVAL},
+                )
+                thread = threading.Thread(
+                    target=started.run,
+                    kwargs={"display_banner": False},  # its banner resolves the host name
+                    name=f"{THREAD_PREFIX}-{topic}",
+                    daemon=True,
+                )
+                self._running.append((started, thread, pool))
+                thread.start()
+                started.wait()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every worker and join its threads (safe to call twice)."""
+        running, self._running = self._running, []
+        try:
+            for started, thread, pool in running:
+                started.stop()  # the proxy leaves its polling loop within POLLING_INTERVAL
+                if thread.is_alive():
+                    thread.join()
+                pool.shutdown(wait=True)
+        finally:
+            remote.release_exchange(self.exchange)
+
+    def __enter__(self) -> InProcessWorkers:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class WorkerPool:
+    """The in-process workers of one session, started on first need: one set per set of
+    task classes, stopped by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[tuple[str, ...], InProcessWorkers] = {}
+
+    def options_for(self, flow: Any, engine_options: Mapping[str, Any]) -> dict[str, Any]:
+        """``engine_options`` with workers that can run ``flow``'s tasks, unless the
+        caller brought workers of its own (``exchange=``, ``topics=``, ``url=``, …)."""
+        if any(option in engine_options for option in WORKER_OPTIONS):
+            return dict(engine_options)
+        tasks = tuple(sorted(task_classes(flow)))
+        with self._lock:
+            workers = self._started.get(tasks)
+            if workers is None:
+                workers = self._started[tasks] = InProcessWorkers(tasks).start()
+        return {**workers.engine_options, **engine_options}
+
+    def close(self) -> None:
+        """Stop every worker this pool started."""
+        with self._lock:
+            started, self._started = list(self._started.values()), {}
+        for workers in started:
+            workers.stop()
