@@ -157,6 +157,7 @@ def octavia_report(pytester: pytest.Pytester) -> Path:
     pytester.makepyfile(
         amphora=(EXAMPLES / "amphora.py").read_text(),
         test_amphora_resilience=(EXAMPLES / "test_amphora_resilience.py").read_text(),
+        octavia_faults=(EXAMPLES / "octavia_faults.py").read_text(),
     )
     pytester.makeini(WARNINGS_INI)
     result = pytester.runpytest("-k", SELECTION, "--flowfault-report=report.html",

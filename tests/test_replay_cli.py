@@ -116,7 +116,7 @@ class TestReplayCodeIsNeverRun:
         )
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(
-            ["*PLAN FaultPlan(Fault.fail('attach', exc=QuotaExceeded('full')))*"]
+            ["*PLAN FaultPlan(Fault.fail('attach', exc=quota.QuotaExceeded('full')))*"]
         )
 
 
