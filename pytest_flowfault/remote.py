@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_flowfault.inject import InjectionListener, Transparent, call_wrapper
 from pytest_flowfault.plan import FaultPlan
@@ -42,8 +42,30 @@ CRASH_IN_THREADS = (
     "crash after the task instead"
 )
 
+
+
+class Channel(Protocol):
+    """How the test process reaches worker *processes* of the plugin's (see
+    :class:`pytest_flowfault.worker_records.Channel`)."""
+
+    def open_run(self, flow_uuid: str, plan: FaultPlan, flow_name: str) -> None: ...
+
+    def close_run(self, flow_uuid: str) -> list[dict[str, Any]]: ...
+
+    def dead(self) -> set[str]: ...
+
+
+class RemoteException(Exception):
+    """An exception a worker process raised, as its record described it (``repr``)."""
+
+    def __repr__(self) -> str:
+        return str(self.args[0])
+
+
 _lock = threading.Lock()
-_exchanges: set[str] = set()
+#: Exchanges the plugin's workers serve -> the channel to its worker processes (None for
+#: in-process workers, which share the runs' objects).
+_exchanges: dict[str, Channel | None] = {}
 _runs: list[RemoteRun] = []
 
 
@@ -106,16 +128,17 @@ class RemoteRun:
         setattr(task, action, Transparent(original, call))
 
 
-def serve_exchange(exchange: str) -> None:
-    """Note that workers of the plugin serve ``exchange``: its engine runs are reachable."""
+def serve_exchange(exchange: str, channel: Channel | None = None) -> None:
+    """Note that workers of the plugin serve ``exchange`` (processes reached through
+    ``channel``, or threads of this process): its engine runs are reachable."""
     with _lock:
-        _exchanges.add(exchange)
+        _exchanges[exchange] = channel
 
 
 def release_exchange(exchange: str) -> None:
     """The plugin's workers on ``exchange`` have stopped."""
     with _lock:
-        _exchanges.discard(exchange)
+        _exchanges.pop(exchange, None)
 
 
 def is_worker_based(engine: Any) -> bool:
@@ -127,13 +150,19 @@ def is_worker_based(engine: Any) -> bool:
 
 def reachable(engine: Any) -> bool:
     """Whether ``engine`` sends its tasks to workers the plugin started."""
+    return _served(engine) is not None
+
+
+def _served(engine: Any) -> tuple[Channel | None] | None:
+    """``(channel,)`` of the plugin's workers ``engine`` sends to, or None."""
     if not is_worker_based(engine):
-        return False
+        return None
     options = engine._options  # TaskFlow's ActionEngine keeps its options there
     if "executor" in options:  # an executor of the caller's, on exchanges of its own
-        return False
+        return None
     with _lock:
-        return options.get("exchange", "default") in _exchanges
+        exchange = options.get("exchange", "default")
+        return (_exchanges[exchange],) if exchange in _exchanges else None
 
 
 @contextmanager
@@ -147,8 +176,13 @@ def serving(
 ) -> Iterator[None]:
     """While the block runs, the plugin's workers fault and record ``engine``'s tasks
     (nothing happens for an engine they do not serve)."""
-    if not reachable(engine):
+    served = _served(engine)
+    if served is None:
         yield
+        return
+    if served[0] is not None:
+        with _processes_serving(engine, served[0], plan, recorder, on_injected, flow_name):
+            yield
         return
     run = RemoteRun(engine.storage, plan, recorder, on_injected, flow_name, clock)
     with _lock:
@@ -158,6 +192,77 @@ def serving(
     finally:
         with _lock:
             _runs.remove(run)
+
+
+@contextmanager
+def _processes_serving(
+    engine: Any,
+    channel: Channel,
+    plan: FaultPlan,
+    recorder: Recorder,
+    on_injected: InjectionListener | None,
+    flow_name: str,
+) -> Iterator[None]:
+    flow_uuid = engine.storage.flow_uuid
+    executor = engine._task_executor
+    finder = executor._finder
+    # TaskFlow's proxy waits 1 s for a message on every transport but memory before it
+    # looks at its requests again; the workers' polling interval is this engine's too.
+    executor._proxy._drain_events_timeout = engine._options.get(
+        "transport_options", {}
+    ).get("polling_interval", executor._proxy._drain_events_timeout)
+    find = finder.get_worker_for_task
+
+    # A worker that died at a crash point said so before dying: never send it another
+    # request, so a retry goes to a live worker (TaskFlow would forget the dead one only
+    # after worker_expiry, 60 s, and pick at random until then).
+    def live_worker(task: Any) -> Any:
+        dead = channel.dead()
+        if dead:
+            with finder._cond:
+                for topic in dead:
+                    finder._workers.pop(topic, None)
+        return find(task)
+
+    finder.get_worker_for_task = live_worker
+    channel.open_run(flow_uuid, plan, flow_name)
+    try:
+        yield
+    finally:
+        del finder.get_worker_for_task
+        records = channel.close_run(flow_uuid)
+        recorder.merge([_event_of(record) for record in records])
+        if on_injected is not None:
+            for record in records:
+                _report_injected(record, plan, flow_name, on_injected)
+
+
+def _event_of(record: dict[str, Any]) -> tuple[float, Any, str, str, dict[str, Any]]:
+    details: dict[str, Any] = {
+        key: record[key] for key in ("attempt", "injected", "worker") if key in record
+    }
+    if "error" in record:
+        details["error"] = RemoteException(record["error"])
+    return record["t"], record["kind"], record["name"], record["what"], details
+
+
+def _report_injected(
+    record: dict[str, Any], plan: FaultPlan, flow_name: str, on_injected: InjectionListener
+) -> None:
+    """Tell ``on_injected`` about a fault a worker process fired (found again from the
+    plan: a fault is a pure function of the atom and the attempt)."""
+    if not record.get("injected") or record["what"] == "start":
+        return
+    name, action, attempt = record["name"], record["kind"], record["attempt"]
+    if record["what"] == "killed":
+        fired = [fault for fault in plan if fault.kind == "crash_during" and fault.matches(name)]
+    else:
+        fired = [
+            fault for fault in plan.for_atom(name, action, "task")
+            if fault.kind != "crash_during" and fault.injection(name, attempt, flow_name)
+        ]
+    if fired:
+        on_injected(fired[0], name, action, attempt)
 
 
 def run_for(atom_name: str, atom_uuid: str) -> RemoteRun | None:
@@ -178,7 +283,10 @@ def out_of_reach(engine: Any, kinds: dict[Any, str], plan: FaultPlan) -> tuple[N
     """
     if not is_worker_based(engine):
         return ()
-    ours = reachable(engine)
+    served = _served(engine)
+    if served is not None and served[0] is not None:
+        return ()  # worker processes: crash_during kills the one that takes the task
+    ours = served is not None
     return tuple(
         NotInjected(fault, atom.name, CRASH_IN_THREADS if ours else FOREIGN_WORKERS)
         for atom, kind in kinds.items()

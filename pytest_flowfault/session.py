@@ -166,15 +166,19 @@ class Session:
             engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
         return engine_options
 
-    def _with_workers(self, flow: Any, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
-        """Worker-based runs get in-process workers of this session's, unless the caller
-        brought its own."""
-        if engine not in WORKER_ENGINES:
-            return engine_options
+    @property
+    def workers(self) -> WorkerPool:
+        """The workers this session's worker-based runs get, unless the caller brought
+        its own: in process, or processes after ``workers.use_processes(...)``."""
         if self._workers is None:
             self._workers = WorkerPool()
             self.on_close(self._workers.close)
-        return self._workers.options_for(flow, engine_options)
+        return self._workers
+
+    def _with_workers(self, flow: Any, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
+        if engine not in WORKER_ENGINES:
+            return engine_options
+        return self.workers.options_for(flow, engine_options)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the session closes (before its pools shut down)."""

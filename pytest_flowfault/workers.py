@@ -1,5 +1,6 @@
 """Workers the plugin starts for TaskFlow's worker-based engine: in-process TaskFlow
-workers (threads of this process) on kombu's memory transport.
+workers (threads of this process) on kombu's memory transport, or worker processes (child
+Pythons running TaskFlow's ``Worker``) on kombu's Redis transport.
 
 Each set of workers has an exchange of its own, registered with
 :mod:`pytest_flowfault.remote`, so the engine runs sent there get the faults in force and
@@ -11,6 +12,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -28,6 +33,9 @@ POLLING_INTERVAL = 0.01
 #: The ``transition_timeout`` of the runs the plugin sends to its own workers: how long
 #: a request may wait for a worker to take it before it fails (TaskFlow's default: 60 s).
 TRANSITION_TIMEOUT = 10.0
+#: The ``transition_timeout`` of runs sent to worker processes: also how long the engine
+#: takes to notice that a worker died with its request.
+PROCESS_TRANSITION_TIMEOUT = 3.0
 #: Engine options that say the caller brought workers of its own.
 WORKER_OPTIONS = ("exchange", "topics", "url", "transport", "executor")
 THREAD_PREFIX = "flowfault-worker"
@@ -177,13 +185,111 @@ class InProcessWorkers:
         self.stop()
 
 
+class WorkerProcesses:
+    """``count`` worker processes (child Pythons running TaskFlow's ``Worker``) on kombu's
+    Redis transport at ``url``, on an exchange of their own, able to run ``tasks``.
+
+    Faults reach them, and their records come back, through the same Redis server (see
+    :mod:`pytest_flowfault.worker_records`); a ``crash_during`` kills the one that takes
+    the task. ``flowfault.workers(count, redis=flowfault_redis)`` starts them.
+    """
+
+    def __init__(self, tasks: Iterable[str], *, count: int, url: str) -> None:
+        self.tasks = tuple(tasks)
+        self.url = url
+        self.exchange = f"flowfault-{uuid.uuid4().hex}"
+        self.topics = tuple(f"worker-{number}" for number in range(1, count + 1))
+        self._children: list[subprocess.Popen[str]] = []
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """What a ``worker-based`` engine needs to reach these workers."""
+        return {
+            "exchange": self.exchange,
+            "url": self.url,
+            "transport_options": {"polling_interval": POLLING_INTERVAL},
+            "topics": list(self.topics),
+            "transition_timeout": PROCESS_TRANSITION_TIMEOUT,
+        }
+
+    def start(self) -> WorkerProcesses:
+        """Start the processes and wait until each one consumes its queue."""
+        worker_module()  # kombu, or the error naming the extra
+        from pytest_flowfault.worker_records import Channel
+
+        remote.serve_exchange(self.exchange, Channel(self.url, self.exchange))
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
+        try:
+            for topic in self.topics:
+                arguments = [
+                    self.url, self.exchange, topic, list(self.tasks), POLLING_INTERVAL,
+                    DEFAULT_WORKERS,
+                ]
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "pytest_flowfault.remote_worker", json.dumps(arguments)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment,
+                )
+                self._children.append(child)
+            for topic, child in zip(self.topics, self._children):
+                assert child.stdout is not None
+                if child.stdout.readline().strip() != "ready":
+                    raise RuntimeError(
+                        f"worker process {topic} exited with {child.wait()} before it was ready"
+                    )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Each worker's topic -> its process id."""
+        return {topic: child.pid for topic, child in zip(self.topics, self._children)}
+
+    def exit_codes(self) -> dict[str, int | None]:
+        """Each worker's topic -> its exit code (``-9``: SIGKILLed), None while it runs."""
+        return {topic: child.poll() for topic, child in zip(self.topics, self._children)}
+
+    def stop(self) -> None:
+        """End every worker process (closing its standard input), killing any that does
+        not stop at once; safe to call twice."""
+        children, self._children = self._children, []
+        try:
+            for child in children:
+                if child.stdin is not None:
+                    child.stdin.close()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                if child.stdout is not None:
+                    child.stdout.close()
+        finally:
+            remote.release_exchange(self.exchange)
+
+    def __enter__(self) -> WorkerProcesses:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
 class WorkerPool:
-    """The in-process workers of one session, started on first need: one set per set of
-    task classes, stopped by :meth:`close`."""
+    """The workers of one session, started on first need: one set per set of task
+    classes, in process unless :meth:`use_processes` said otherwise; stopped by
+    :meth:`close`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._started: dict[tuple[str, ...], InProcessWorkers] = {}
+        self._started: dict[tuple[object, ...], InProcessWorkers | WorkerProcesses] = {}
+        self._processes: tuple[int, str] | None = None
+
+    def use_processes(self, count: int, url: str) -> None:
+        """From now on, start ``count`` worker processes on the Redis server at ``url``."""
+        with self._lock:
+            self._processes = (count, url)
 
     def options_for(self, flow: Any, engine_options: Mapping[str, Any]) -> dict[str, Any]:
         """``engine_options`` with workers that can run ``flow``'s tasks, unless the
@@ -192,10 +298,33 @@ class WorkerPool:
             return dict(engine_options)
         tasks = tuple(sorted(task_classes(flow)))
         with self._lock:
-            workers = self._started.get(tasks)
+            key = (self._processes, tasks)
+            workers = self._started.get(key)
             if workers is None:
-                workers = self._started[tasks] = InProcessWorkers(tasks).start()
+                if self._processes is None:
+                    workers = InProcessWorkers(tasks).start()
+                else:
+                    count, url = self._processes
+                    workers = WorkerProcesses(tasks, count=count, url=url).start()
+                self._started[key] = workers
         return {**workers.engine_options, **engine_options}
+
+    @property
+    def processes(self) -> tuple[WorkerProcesses, ...]:
+        """The sets of worker processes this pool has started and not stopped."""
+        with self._lock:
+            return tuple(w for w in self._started.values() if isinstance(w, WorkerProcesses))
+
+    def stop_on(self, url: str) -> None:
+        """Stop the worker processes on the Redis server at ``url`` (before it stops)."""
+        with self._lock:
+            found = [
+                key for key, workers in self._started.items()
+                if isinstance(workers, WorkerProcesses) and workers.url == url
+            ]
+            stopping = [self._started.pop(key) for key in found]
+        for workers in stopping:
+            workers.stop()
 
     def close(self) -> None:
         """Stop every worker this pool started."""
