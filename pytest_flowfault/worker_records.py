@@ -44,6 +44,10 @@ class Channel:
 
     # --- the test process -------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Workers (re)starting: none of them is dead."""
+        self.client.delete(f"{self.prefix}:dead")
+
     def open_run(self, flow_uuid: str, plan: FaultPlan, flow_name: str) -> None:
         """Make a run's faults known to the workers, with a fresh token for its counters
         (a resumed run has the same flow detail, and counts afresh)."""

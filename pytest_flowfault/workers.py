@@ -215,9 +215,18 @@ class WorkerProcesses:
     def start(self) -> WorkerProcesses:
         """Start the processes and wait until each one consumes its queue."""
         worker_module()  # kombu, or the error naming the extra
+        in_main = [path.partition(":")[2] for path in self.tasks if path.startswith("__main__:")]
+        if in_main:
+            raise WorkerTaskError(
+                f"{', '.join(in_main)} cannot run on worker processes: defined in __main__ "
+                f"(the script being run), which another Python cannot import by name; "
+                f"move {'it' if len(in_main) == 1 else 'them'} to a module"
+            )
         from pytest_flowfault.worker_records import Channel
 
-        remote.serve_exchange(self.exchange, Channel(self.url, self.exchange))
+        channel = Channel(self.url, self.exchange)
+        channel.reset()
+        remote.serve_exchange(self.exchange, channel)
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
         try:
             for topic in self.topics:

@@ -125,6 +125,17 @@ class TestAWorkerDies:
 
 
 class TestTheFixture:
+    def test_a_task_class_in_main_is_refused(self) -> None:
+        from pytest_flowfault.errors import WorkerTaskError
+        from pytest_flowfault.workers import WorkerProcesses
+
+        with pytest.raises(WorkerTaskError) as refused:
+            WorkerProcesses(["__main__:Trivial"], count=1, url="redis://127.0.0.1:1/0").start()
+        assert (
+            "Trivial cannot run on worker processes: defined in __main__ (the script being "
+            "run), which another Python cannot import by name; move it to a module"
+        ) == str(refused.value)
+
     def test_bad_arguments(self, flowfault: FlowFault, flowfault_redis: RedisServer) -> None:
         with pytest.raises(ValueError, match=r"flowfault.workers\(count=0\): give the number"):
             flowfault.workers(0, redis=flowfault_redis)
