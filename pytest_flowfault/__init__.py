@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.errors import SweepError as SweepError
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
+    from pytest_flowfault.errors import WorkerTaskError as WorkerTaskError
     from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.fixture import FlowFault as FlowFault
     from pytest_flowfault.jobboard.board import ConductorRun as ConductorRun
@@ -55,6 +56,7 @@ _EXPORTS = {
     "RedisServer": "pytest_flowfault.jobboard.redis_server",
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
+    "WorkerTaskError": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.session",
     "sweep": "pytest_flowfault.explore",
     "SweepError": "pytest_flowfault.errors",
@@ -81,6 +83,7 @@ __all__ = [
     "RedisServer",
     "UnknownAtom",
     "UnmatchedFault",
+    "WorkerTaskError",
     "SweepError",
     "SweepReport",
     "Variant",

@@ -54,6 +54,10 @@ class Channel(Protocol):
 
     def dead(self) -> set[str]: ...
 
+    def dead_requests(self) -> dict[str, str]: ...
+
+    def forget_request(self, topic: str) -> None: ...
+
 
 class RemoteException(Exception):
     """An exception a worker process raised, as its record described it (``repr``)."""
@@ -213,9 +217,8 @@ def _processes_serving(
     ).get("polling_interval", executor._proxy._drain_events_timeout)
     find = finder.get_worker_for_task
 
-    # A worker that died at a crash point said so before dying: never send it another
-    # request, so a retry goes to a live worker (TaskFlow would forget the dead one only
-    # after worker_expiry, 60 s, and pick at random until then).
+    # Never send a dead worker another request, so a retry goes to a live worker (TaskFlow
+    # would forget the dead one only after worker_expiry, 60 s, and pick at random until then).
     def live_worker(task: Any) -> Any:
         dead = channel.dead()
         if dead:
@@ -224,17 +227,53 @@ def _processes_serving(
                     finder._workers.pop(topic, None)
         return find(task)
 
+    proxy = executor._proxy
+    on_wait = proxy._on_wait  # the engine's message loop calls it between two polls
+
+    # TaskFlow would fail the dead worker's request only after transition_timeout: fail it
+    # the moment the death is certain instead, with the error the timeout would give.
+    def failing_dead_requests() -> None:
+        if executor._ongoing_requests:
+            for request_uuid, topic in channel.dead_requests().items():
+                if _fail_request(executor, request_uuid, topic):
+                    channel.forget_request(topic)
+        on_wait()
+
     finder.get_worker_for_task = live_worker
+    proxy._on_wait = failing_dead_requests
     channel.open_run(flow_uuid, plan, flow_name)
     try:
         yield
     finally:
+        proxy._on_wait = on_wait
         del finder.get_worker_for_task
         records = channel.close_run(flow_uuid)
         recorder.merge([_event_of(record) for record in records])
         if on_injected is not None:
             for record in records:
                 _report_injected(record, plan, flow_name, on_injected)
+
+
+def _fail_request(executor: Any, request_uuid: str, topic: str) -> bool:
+    """Fail the engine's request ``request_uuid``, taken by the dead worker ``topic``, with
+    TaskFlow's ``RequestTimeout``, as ``WorkerTaskExecutor._handle_expired_request`` does."""
+    from taskflow.exceptions import RequestTimeout
+    from taskflow.types.failure import Failure
+
+    with executor._ongoing_requests_lock:
+        request = executor._ongoing_requests.get(request_uuid)
+        if request is None or not request.transition_and_log_error("FAILURE"):
+            return False
+        del executor._ongoing_requests[request_uuid]
+    try:
+        raise RequestTimeout(
+            f"Request '{request}' failed: {topic}, the worker that took it, died (flowfault "
+            f"SIGKILLed it at a crash point); TaskFlow would have expired the request after "
+            f"transition_timeout"
+        )
+    except RequestTimeout:
+        request.set_result(Failure())
+    return True
 
 
 def _event_of(record: dict[str, Any]) -> tuple[float, Any, str, str, dict[str, Any]]:

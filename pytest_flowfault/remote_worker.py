@@ -64,8 +64,8 @@ class FaultingServer(server.Server):  # type: ignore[misc]
     """TaskFlow's ``Server``, which notes each request's ``reply_to`` for the endpoints, and
     in a worker process dies at a ``crash_during`` point when it takes the request.
 
-    Dying here, before the server answers ``RUNNING``, is what lets the engine notice:
-    TaskFlow expires a request only while it is ``WAITING``/``PENDING``
+    Dying here, before the server answers ``RUNNING``, leaves the request as TaskFlow can
+    fail it: it expires a request only while it is ``WAITING``/``PENDING``
     (``worker_based/protocol.py``); one a dead worker had answered ``RUNNING`` to would be
     waited for for ever.
     """
@@ -77,7 +77,7 @@ class FaultingServer(server.Server):  # type: ignore[misc]
                 child_run = _channel.child_run(_request.reply_to)
                 name, action = request.get("task_name"), request.get("action")
                 if child_run is not None and child_run.crash_due(name, action):
-                    child_run.die(name, self._topic)
+                    child_run.die(name, self._topic, message.properties.get("correlation_id"))
             super()._process_request(request, message)
         finally:
             _request.reply_to = None

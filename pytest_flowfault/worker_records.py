@@ -20,6 +20,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,21 @@ from pytest_flowfault.values import Action
 
 
 class Channel:
-    """The keys of one exchange's worker processes on one Redis server."""
+    """The keys of one exchange's worker processes on one Redis server. In the test
+    process, ``is_dead(topic)`` says whether it has seen the process of the worker
+    ``topic`` (one of ``topics``) die."""
 
-    def __init__(self, url: str, exchange: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: str,
+        is_dead: Callable[[str], bool] | None = None,
+        topics: tuple[str, ...] = (),
+    ) -> None:
         self.client = redis.Redis.from_url(url, decode_responses=True)
         self.prefix = f"flowfault:{exchange}"
+        self._is_dead = is_dead
+        self._topics = topics
 
     def run_key(self, flow_uuid: str) -> str:
         return f"{self.prefix}:run:{flow_uuid}"
@@ -46,7 +57,7 @@ class Channel:
 
     def reset(self) -> None:
         """Workers (re)starting: none of them is dead."""
-        self.client.delete(f"{self.prefix}:dead")
+        self.client.delete(f"{self.prefix}:dead-requests")
 
     def open_run(self, flow_uuid: str, plan: FaultPlan, flow_name: str) -> None:
         """Make a run's faults known to the workers, with a fresh token for its counters
@@ -65,8 +76,23 @@ class Channel:
         return records
 
     def dead(self) -> set[str]:
-        """The topics of the workers that killed themselves at a crash point."""
-        return {str(topic) for topic in self.client.smembers(f"{self.prefix}:dead")}
+        """The topics of the workers whose death is certain (the test process reaped them;
+        a ``waitpid``, no Redis round trip: the engine asks between every two polls)."""
+        is_dead = self._is_dead
+        return {topic for topic in self._topics if is_dead is not None and is_dead(topic)}
+
+    def dead_requests(self) -> dict[str, str]:
+        """Request uuid -> topic, for each request a dead worker had taken and that no
+        engine has failed yet (see :meth:`forget_request`)."""
+        dead = self.dead()
+        if not dead:
+            return {}
+        taken: dict[str, str] = self.client.hgetall(f"{self.prefix}:dead-requests")  # type: ignore[assignment]
+        return {request: topic for topic, request in taken.items() if topic in dead}
+
+    def forget_request(self, topic: str) -> None:
+        """The engine has failed the request ``topic`` died with."""
+        self.client.hdel(f"{self.prefix}:dead-requests", topic)
 
     # --- a worker process ---------------------------------------------------------------
 
@@ -132,10 +158,11 @@ class ChildRun:
             and bool(self._channel.client.set(f"{self._key}:{self._token}:crashed:{name}", 1, nx=True))
         )
 
-    def die(self, name: str, worker: str) -> None:
-        """Record the attempt this worker dies in, mark it dead, and SIGKILL the process."""
+    def die(self, name: str, worker: str, request_uuid: str) -> None:
+        """Record the attempt this worker dies in, say which request it took, and SIGKILL
+        the process."""
         attempt = self.next_attempt(name, "execute")
         self.record(worker, "execute", name, "start", attempt=attempt)
         self.record(worker, "execute", name, "killed", attempt=attempt, injected=True)
-        self._channel.client.sadd(f"{self._channel.prefix}:dead", worker)
+        self._channel.client.hset(f"{self._channel.prefix}:dead-requests", worker, request_uuid)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -33,9 +33,6 @@ POLLING_INTERVAL = 0.01
 #: The ``transition_timeout`` of the runs the plugin sends to its own workers: how long
 #: a request may wait for a worker to take it before it fails (TaskFlow's default: 60 s).
 TRANSITION_TIMEOUT = 10.0
-#: The ``transition_timeout`` of runs sent to worker processes: also how long the engine
-#: takes to notice that a worker died with its request.
-PROCESS_TRANSITION_TIMEOUT = 3.0
 #: Engine options that say the caller brought workers of its own.
 WORKER_OPTIONS = ("exchange", "topics", "url", "transport", "executor")
 THREAD_PREFIX = "flowfault-worker"
@@ -209,7 +206,7 @@ class WorkerProcesses:
             "url": self.url,
             "transport_options": {"polling_interval": POLLING_INTERVAL},
             "topics": list(self.topics),
-            "transition_timeout": PROCESS_TRANSITION_TIMEOUT,
+            "transition_timeout": TRANSITION_TIMEOUT,
         }
 
     def start(self) -> WorkerProcesses:
@@ -224,7 +221,7 @@ class WorkerProcesses:
             )
         from pytest_flowfault.worker_records import Channel
 
-        channel = Channel(self.url, self.exchange)
+        channel = Channel(self.url, self.exchange, self._has_died, self.topics)
         channel.reset()
         remote.serve_exchange(self.exchange, channel)
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, sys.path)))
@@ -254,6 +251,13 @@ class WorkerProcesses:
     def pids(self) -> dict[str, int]:
         """Each worker's topic -> its process id."""
         return {topic: child.pid for topic, child in zip(self.topics, self._children)}
+
+    def _has_died(self, topic: str) -> bool:
+        """Whether the worker ``topic``'s process is dead (``poll`` reaps it)."""
+        for name, child in zip(self.topics, self._children):
+            if name == topic:
+                return child.poll() is not None
+        return False
 
     def exit_codes(self) -> dict[str, int | None]:
         """Each worker's topic -> its exit code (``-9``: SIGKILLed), None while it runs."""
