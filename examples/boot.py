@@ -151,6 +151,41 @@ def shared_boot_flow() -> linear_flow.Flow:
     return boot_flow(SHARED_CLOUD)
 
 
+# TaskFlow's workers build each task from its class name with name= alone
+# (taskflow/engines/worker_based/endpoint.py), so a task of the worker-based engine cannot
+# be handed a cloud: these reach SHARED_CLOUD, as a worker's tasks reach their service
+# through a client of the worker's own.
+
+
+class RemoteCreateVolume(CreateVolume):
+    def __init__(self, name: str = "create_volume") -> None:
+        super().__init__(SHARED_CLOUD)
+
+
+class RemoteCreateInstance(CreateInstance):
+    def __init__(self, name: str = "create_instance") -> None:
+        super().__init__(SHARED_CLOUD)
+
+
+class RemoteAttachVolume(AttachVolume):
+    def __init__(self, name: str = "attach_volume_to_instance") -> None:
+        super().__init__(SHARED_CLOUD)
+
+
+def remote_boot_flow(retry: Retry | None = None) -> linear_flow.Flow:
+    """``boot_flow`` for the worker-based engine: its tasks act on :data:`SHARED_CLOUD`."""
+    return linear_flow.Flow("boot", retry=retry).add(
+        RemoteCreateVolume(), RemoteCreateInstance(), RemoteAttachVolume()
+    )
+
+
+def remote_boot_graph_flow(retry: Retry | None = None) -> graph_flow.Flow:
+    """``boot_graph_flow`` for the worker-based engine, on :data:`SHARED_CLOUD`."""
+    return graph_flow.Flow("boot-graph", retry=retry).add(
+        RemoteAttachVolume(), RemoteCreateInstance(), RemoteCreateVolume()
+    )
+
+
 class CreateInstanceWithMemo(task.Task):
     """Hands the instance id on through a dict the flow factory made, not ``provides``."""
 

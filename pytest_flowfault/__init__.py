@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_flowfault.errors import UnknownAtom as UnknownAtom
     from pytest_flowfault.errors import UnmatchedFault as UnmatchedFault
     from pytest_flowfault.errors import UpgradeError as UpgradeError
+    from pytest_flowfault.errors import WorkerTaskError as WorkerTaskError
     from pytest_flowfault.explore import sweep as sweep
     from pytest_flowfault.fixture import FlowFault as FlowFault
     from pytest_flowfault.jobboard.board import JobBoard as JobBoard
@@ -57,6 +58,7 @@ _EXPORTS = {
     "UnknownAtom": "pytest_flowfault.errors",
     "UnmatchedFault": "pytest_flowfault.errors",
     "UpgradeError": "pytest_flowfault.errors",
+    "WorkerTaskError": "pytest_flowfault.errors",
     "run_flow": "pytest_flowfault.session",
     "sweep": "pytest_flowfault.explore",
     "SweepError": "pytest_flowfault.errors",
@@ -84,6 +86,7 @@ __all__ = [
     "UnknownAtom",
     "UnmatchedFault",
     "UpgradeError",
+    "WorkerTaskError",
     "SweepError",
     "SweepReport",
     "Variant",

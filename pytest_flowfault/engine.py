@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -19,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pytest_flowfault import vtime
+from pytest_flowfault import remote, vtime
 from pytest_flowfault.errors import FlowCrash
 from pytest_flowfault.inject import Injector
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.recorder import Recorder
-from pytest_flowfault.run import AtomInfo, FlowRun, NotInjected, ResumePoint, RunInfo
+from pytest_flowfault.run import AtomInfo, FlowRun, ResumePoint, RunInfo
 from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.targets import class_path
 
@@ -126,6 +125,9 @@ class Recording:
                 engine, self._kinds.items(), plan, recorder, on_injected, self._info.flow_name,
                 clock,
             ))
+            stack.enter_context(remote.serving(
+                engine, plan, recorder, on_injected, self._info.flow_name, clock
+            ))
             stack.enter_context(_lent_pool(engine, session.fast_parallel))
             if clock is not None:
                 stack.enter_context(vtime.installed())
@@ -162,7 +164,7 @@ class Recording:
             atom_results=(
                 _atom_results(engine, kinds) if crashed or resumed_from is not None else {}
             ),
-            not_injected=_out_of_reach(engine, kinds, self._plan),
+            not_injected=remote.out_of_reach(engine, kinds, self._plan),
             nothing_to_undo=self.session.nothing_to_undo,
             saved=self._saved,
         )
@@ -223,29 +225,6 @@ def _lent_pool(engine: Any, enabled: bool) -> Iterator[None]:
             yield
         finally:
             task_executor._executor, task_executor._own_executor = None, True
-
-
-_REMOTE_TASKS = (
-    "the worker-based engine runs these tasks in workers that build their own task objects "
-    "from the class name, so the plugin's wrappers on the engine's copies never run; to test "
-    "how the flow handles this fault, run it on engine='serial' or engine='parallel'"
-)
-
-
-def _out_of_reach(engine: Any, kinds: dict[Any, str], plan: FaultPlan) -> tuple[NotInjected, ...]:
-    """The faults that match atoms of this engine but can never fire on them.
-
-    Only a ``crash_after`` fires outside the atom (on the engine's own notification).
-    """
-    if not _is_worker_based(engine):
-        return ()
-    return tuple(
-        NotInjected(fault, atom.name, _REMOTE_TASKS)
-        for atom, kind in kinds.items()
-        if kind == "task"
-        for fault in plan
-        if fault.kind != "crash_after" and fault.matches(atom.name, kind, type(atom))
-    )
 
 
 def _atom_results(engine: Any, kinds: dict[Any, str]) -> dict[str, Any]:
@@ -335,15 +314,9 @@ def _engine_kind(engine: Any) -> str:
         return "parallel"
     if isinstance(engine, SerialActionEngine):
         return "serial"
-    if _is_worker_based(engine):
+    if remote.is_worker_based(engine):
         return "worker-based"
     return type(engine).__name__
-
-
-def _is_worker_based(engine: Any) -> bool:
-    # The module is imported only when kombu is: an engine of its class implies it is.
-    remote = sys.modules.get("taskflow.engines.worker_based.engine")
-    return remote is not None and isinstance(engine, remote.WorkerBasedActionEngine)
 
 
 def _results(engine: Any) -> dict[str, Any]:

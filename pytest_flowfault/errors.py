@@ -94,3 +94,8 @@ class RedisServerError(FlowFaultError, RuntimeError):
 class UpgradeError(FlowFaultError, RuntimeError):
     """A new release cannot take over a flow's saved state: the job's saved factory path
     no longer imports, or the new flow requires names that only a removed atom provided."""
+
+
+class WorkerTaskError(FlowFaultError, TypeError):
+    """A task cannot run on TaskFlow's workers: they build it from an importable class
+    path with ``name=`` alone (``taskflow/engines/worker_based/endpoint.py``)."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_flowfault.arguments import check_plan, check_store
+from pytest_flowfault.arguments import call, check_plan, check_positive_int, check_store
 from pytest_flowfault.errors import UnmatchedFault
 from pytest_flowfault.explore import sweep
 from pytest_flowfault.plan import (
@@ -202,6 +202,27 @@ class FlowFault:
         return JobBoard(
             self._session, redis_server, backend, expire_dead_claims=expire_dead_claims
         )
+
+    def workers(self, count: int = 2, *, redis: RedisServer) -> None:
+        """Send the test's worker-based runs to ``count`` worker processes (child Pythons
+        running TaskFlow's ``Worker``) on kombu's Redis transport on ``redis`` (the
+        ``flowfault_redis`` fixture), instead of in-process workers; they start with the
+        first such run and stop at teardown. A ``crash(during=...)`` SIGKILLs the one
+        that takes the task.
+
+        >>> flowfault.workers(2, redis=flowfault_redis)                        # doctest: +SKIP
+        >>> flowfault.crash(during="create_instance")                          # doctest: +SKIP
+        >>> run = flowfault.run(flow, engine="worker-based")  # retried on the other one  # doctest: +SKIP
+        """
+        from pytest_flowfault.jobboard.redis_server import RedisServer
+
+        check_positive_int(count, "flowfault.workers()", "count", "the number of worker processes")
+        if not isinstance(redis, RedisServer):
+            raise TypeError(
+                f"{call('flowfault.workers()', 'redis', redis)}: give the RedisServer that "
+                f"the flowfault_redis fixture yields"
+            )
+        self._session.workers.use_processes(count, redis.url)
 
     def add(self, faults: Fault | FaultPlan) -> None:
         """Put a ready-made :class:`Fault` or :class:`FaultPlan` in force."""

@@ -270,5 +270,5 @@ def _event_table(events: Sequence[EventRecord]) -> str:
 def _text(e: EventRecord) -> str:
     return event_text(
         e["kind"], e["what"], attempt=e["attempt"], old_state=e["old_state"], error=e["error"],
-        seconds=e.get("seconds"),
+        seconds=e.get("seconds"), worker=e.get("worker"),
     )

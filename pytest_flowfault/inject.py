@@ -193,42 +193,17 @@ class Injector:
         setattr(atom, attribute, Transparent(current, call))
 
     def _call_wrapper(self, atom: Any, kind: str, action: Action) -> Callable[..., Any]:
-        original = getattr(atom, action)
-        name: str = atom.name
-        faults = self._plan.for_atom(name, action, kind, type(atom))
-        attempts = itertools.count(1)  # next() on a count is atomic under the GIL
-        record = self._recorder.add
-        on_injected = self._on_injected
-        flow_name = self._flow_name
-        clock = self._clock
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            __tracebackhide__ = True
-            attempt = next(attempts)
-            record(action, name, "start", attempt=attempt)
-            injection: Injection | None = None
-            try:
-                injection = _first_injection(faults, name, attempt, flow_name)
-                if injection is None:
-                    with in_atom(clock, name):
-                        result = original(*args, **kwargs)
-                else:
-                    if on_injected is not None:
-                        on_injected(injection.fault, name, action, attempt)
-                    if injection.error is not None:
-                        raise injection.error
-                    result = injection.value
-            except BaseException as error:
-                injected = injection is not None and error is injection.error
-                record(action, name, "raised", attempt=attempt, injected=injected, error=error)
-                raise
-            if injection is None:
-                record(action, name, "ok", attempt=attempt)
-            else:
-                record(action, name, "returned", attempt=attempt, injected=True)
-            return result
-
-        return call
+        return call_wrapper(
+            getattr(atom, action),
+            atom.name,
+            action,
+            self._plan.for_atom(atom.name, action, kind, type(atom)),
+            itertools.count(1).__next__,  # atomic under the GIL
+            self._recorder.add,
+            self._on_injected,
+            self._flow_name,
+            self._clock,
+        )
 
     def _decision_wrapper(self, retry: Any) -> Callable[..., Any]:
         original = retry.on_failure
@@ -245,6 +220,51 @@ class Injector:
             return decision
 
         return on_failure
+
+
+def call_wrapper(
+    original: Callable[..., Any],
+    name: str,
+    action: Action,
+    faults: tuple[Fault, ...],
+    next_attempt: Callable[[], int],
+    record: Callable[..., None],
+    on_injected: InjectionListener | None,
+    flow_name: str,
+    clock: VirtualClock | None,
+) -> Callable[..., Any]:
+    """The call that stands in for ``original`` (atom ``name``'s ``action``): it numbers
+    the attempt with ``next_attempt()``, fires the first of ``faults`` that acts on it or
+    runs the real code, and records the call's start and end with ``record`` (a
+    :meth:`Recorder.add`, perhaps with details bound, e.g. the worker that ran it)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        attempt = next_attempt()
+        record(action, name, "start", attempt=attempt)
+        injection: Injection | None = None
+        try:
+            injection = _first_injection(faults, name, attempt, flow_name)
+            if injection is None:
+                with in_atom(clock, name):
+                    result = original(*args, **kwargs)
+            else:
+                if on_injected is not None:
+                    on_injected(injection.fault, name, action, attempt)
+                if injection.error is not None:
+                    raise injection.error
+                result = injection.value
+        except BaseException as error:
+            injected = injection is not None and error is injection.error
+            record(action, name, "raised", attempt=attempt, injected=injected, error=error)
+            raise
+        if injection is None:
+            record(action, name, "ok", attempt=attempt)
+        else:
+            record(action, name, "returned", attempt=attempt, injected=True)
+        return result
+
+    return call
 
 
 def _first_injection(

@@ -128,6 +128,9 @@ def flowfault_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
     try:
         yield server
     finally:
+        state = request.node.stash.get(_STATE, None)
+        if state is not None:  # its worker processes stop cleanly only while it runs
+            state.fixture.session.workers.stop_on(server.url)
         server.stop()
 
 

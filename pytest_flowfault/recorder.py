@@ -6,6 +6,7 @@ wrappers, then freezes what it collected into a :class:`~pytest_flowfault.run.Fl
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -51,6 +52,20 @@ class Recorder:
                     **details,
                 )
             )
+
+    def merge(self, events: list[tuple[float, EventKind, str, str, dict[str, Any]]]) -> None:
+        """Add events recorded elsewhere (worker processes), each at its ``perf_counter``
+        time, then put every event in time order (the order of one machine's monotonic
+        clock, which every process shares) and number them again."""
+        with self._lock:
+            for at, kind, name, what, details in events:
+                self._events.append(
+                    Event(len(self._events), at - self._started_at, kind, name, what, **details)
+                )
+            self._events.sort(key=lambda event: event.at)  # stable: ties keep their order
+            self._events = [
+                dataclasses.replace(event, seq=seq) for seq, event in enumerate(self._events)
+            ]
 
     def count(self, kind: EventKind, name: str, what: str) -> int:
         """How many events of this kind, atom and ``what`` were recorded so far."""

@@ -24,7 +24,8 @@ JSON schema (``"schema": "pytest-flowfault-report", "version": 1``)::
                           "not_injected": [{"fault", "atom", "reason"}] (faults that
                               matched atoms they could never fire on),
                           "events": [{"seq", "at", "kind", "name", "what", "old_state",
-                                      "attempt", "injected", "error", "seconds"}],
+                                      "attempt", "injected", "error", "seconds",
+                                      "worker"}],
                           "calls": [[start_seq, end_seq], ...],
                           "virtual_seconds_skipped"}]}]}
 
@@ -89,6 +90,7 @@ class EventRecord(TypedDict):
     injected: bool
     error: str | None
     seconds: float | None
+    worker: str | None
 
 
 class NotInjectedRecord(TypedDict):
@@ -164,6 +166,7 @@ def event_record(event: Event) -> EventRecord:
         "injected": event.injected,
         "error": describe_error(event.error) if event.error is not None else None,
         "seconds": event.seconds,
+        "worker": event.worker,
     }
 
 

@@ -30,6 +30,7 @@ class Event:
     ``ok``, ``raised`` or ``returned`` for an injected return value), and ``decision``
     for a retry controller's answer to a failure (``what`` is ``RETRY``, ``REVERT`` …),
     and ``sleep`` for a ``time.sleep`` that virtual time skipped (``seconds``).
+    ``worker`` names the worker (its topic) that ran a call of the worker-based engine.
     """
 
     seq: int
@@ -42,6 +43,7 @@ class Event:
     injected: bool = False
     error: BaseException | None = None
     seconds: float | None = None
+    worker: str | None = None
 
     @property
     def is_call_end(self) -> bool:
@@ -59,7 +61,7 @@ class Event:
         error = describe_error(self.error) if self.error is not None else None
         return event_text(
             self.kind, self.what, attempt=self.attempt, old_state=self.old_state, error=error,
-            seconds=self.seconds,
+            seconds=self.seconds, worker=self.worker,
         )
 
 

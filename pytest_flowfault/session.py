@@ -24,11 +24,13 @@ from pytest_flowfault.engine import DEFAULT_WORKERS, atom_infos, load_engine, ru
 from pytest_flowfault.errors import FaultNotInjected, UnmatchedFault, UpgradeError
 from pytest_flowfault.persist import open_backend, reload_flow_detail
 from pytest_flowfault.plan import Fault, FaultPlan
+from pytest_flowfault.remote import WORKER_ENGINES
 from pytest_flowfault.run import FlowRun, RunInfo
 from pytest_flowfault.saved import SavedState, saved_state
 from pytest_flowfault.targets import not_injected_message, unmatched_message
 from pytest_flowfault.upgrade import missing_requirements
 from pytest_flowfault.values import Action
+from pytest_flowfault.workers import WorkerPool
 
 
 class Session:
@@ -68,6 +70,7 @@ class Session:
         self._classes_seen: dict[str, type] = {}
         self._pools: dict[int, ThreadPoolExecutor] = {}
         self._closers: list[Callable[[], None]] = []
+        self._workers: WorkerPool | None = None
 
     @property
     def runs(self) -> tuple[FlowRun, ...]:
@@ -110,6 +113,7 @@ class Session:
         self.check_run_arguments(flow, store=store, engine=engine, api=api, **engine_options)
         if backend is not None:
             engine_options["backend"] = open_backend(backend, self.directory, api)
+        engine_options = self._with_workers(flow, engine, engine_options)
         loaded = load_engine(
             flow, store=store, engine=engine, **self._with_pool(engine, engine_options)
         )
@@ -170,6 +174,7 @@ class Session:
         check_engine_options(engine_options, api)
         new_flow = point.flow if flow is None else release_flow(flow, api)
         saved = saved_state(detail)  # before the new engine adds the atoms it lacks
+        engine_options = self._with_workers(new_flow, engine, engine_options)
         loaded = load_engine(
             new_flow,
             flow_detail=detail,
@@ -194,6 +199,20 @@ class Session:
         if engine == "parallel" and "executor" not in engine_options:
             engine_options["executor"] = self._pool(engine_options.pop("max_workers", None))
         return engine_options
+
+    @property
+    def workers(self) -> WorkerPool:
+        """The workers this session's worker-based runs get, unless the caller brought
+        its own: in process, or processes after ``workers.use_processes(...)``."""
+        if self._workers is None:
+            self._workers = WorkerPool()
+            self.on_close(self._workers.close)
+        return self._workers
+
+    def _with_workers(self, flow: Any, engine: str, engine_options: dict[str, Any]) -> dict[str, Any]:
+        if engine not in WORKER_ENGINES:
+            return engine_options
+        return self.workers.options_for(flow, engine_options)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the session closes (before its pools shut down)."""

@@ -28,6 +28,7 @@ def event_text(
     old_state: str | None = None,
     error: str | None = None,
     seconds: float | None = None,
+    worker: str | None = None,
 ) -> str:
     """An event in words, as the timeline and the HTML report's event table show it.
 
@@ -35,9 +36,14 @@ def event_text(
     "execute attempt 2: raised ValueError('x')"
     >>> event_text("task", "REVERTED", old_state="REVERTING")
     'task REVERTING -> REVERTED'
+    >>> event_text("execute", "ok", attempt=1, worker="flowfault-1")
+    'execute attempt 1 on flowfault-1: ok'
     """
     if kind in ("execute", "revert"):
-        return f"{kind} attempt {attempt}: {what}" + (f" {error}" if error is not None else "")
+        where = f" on {worker}" if worker is not None else ""
+        return f"{kind} attempt {attempt}{where}: {what}" + (
+            f" {error}" if error is not None else ""
+        )
     if kind == "decision":
         return f"retry decided {what}"
     if kind == "sleep":
@@ -86,7 +92,7 @@ def _row(start: str, event: Event, cut: dict[str, int]) -> str:
     mark = f"…[{cut.setdefault(error, len(cut) + 1)}]"
     kept = max(len(error) - (len(row) - WIDTH) - len(mark), 0)
     text = event_text(event.kind, event.what, attempt=event.attempt, old_state=event.old_state,
-                      error=error[:kept] + mark, seconds=event.seconds)
+                      error=error[:kept] + mark, seconds=event.seconds, worker=event.worker)
     return start + text + end
 
 

@@ -111,7 +111,7 @@ def test_the_core_never_imports_what_is_built_on_it() -> None:
     reports and the jobboard feature drive the core; the core never reaches back."""
     core = ("plan", "targets", "values", "inject", "recorder", "run", "timeline", "assertions",
             "engine", "session", "vtime", "errors", "catalog", "persist", "verdict", "saved",
-            "upgrade")
+            "upgrade", "remote", "workers", "remote_worker", "worker_records")
     above = ("explore", "points", "variants", "strategies", "fixture", "lifecycle", "plugin",
              "options", "marker", "settings",
              "report", "html", "svg", "writer", "jobboard")
