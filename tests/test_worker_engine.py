@@ -120,6 +120,14 @@ class TestFaultsFireOnTheWorkers:
         assert [] == CREATED
         assert 2 == run.reverts("volume") == run.reverts("instance")
 
+    def test_a_task_class_target_hits_the_workers_objects(self) -> None:
+        """fail(Make) hits every Make on the worker, which builds its own from the class."""
+        run = run_flow(boot(), plan=FaultPlan(Fault.fail(Make)), engine="worker-based")
+        run.assert_failed(InjectedFault)
+        assert [True] == [call.injected for call in run.calls("volume", "execute")]
+        assert () == run.not_injected
+        assert [] == CREATED
+
     def test_the_order_is_the_order_the_workers_ran_the_calls_in(self) -> None:
         run = run_flow(boot(), engine="worker-based")
         run.assert_order("volume", "instance", "attach")
