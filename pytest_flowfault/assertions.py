@@ -125,6 +125,21 @@ def successful_executions(run: FlowRun, name: str) -> list[int]:
     ]
 
 
+def resumption_problems(resumed: FlowRun, since: str) -> list[str]:
+    """Why a resumed run went wrong: it did not succeed, or a task that had completed ran
+    again ``since`` (``"the crash"``, ``"the upgrade"``)."""
+    problems = []
+    if not resumed.succeeded:
+        problems.append(f"the resumed flow ended {resumed.state}")
+    for atom in resumed.atoms:
+        if atom.kind != "task":
+            continue
+        done = sum(successful_executions(resumed, atom.name))
+        if done > 1:
+            problems.append(f"{atom.name!r} ran again after {since} ({done} times in all)")
+    return problems
+
+
 def lost_results(run: FlowRun) -> dict[str, tuple[object, object]]:
     """Results saved before the crash that the resumed ``run`` lost or changed:
     name -> (before, after), ``after`` being :data:`MISSING` when the result is gone."""

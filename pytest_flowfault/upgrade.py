@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_flowfault.arguments import short_repr
-from pytest_flowfault.assertions import successful_executions
+from pytest_flowfault.assertions import resumption_problems
 from pytest_flowfault.saved import SavedAtom, SavedState
 
 if TYPE_CHECKING:
@@ -353,15 +353,7 @@ def atom_versions(run: FlowRun) -> dict[str, tuple[str | None, str | None]]:
 def upgrade_verdict(resumed: FlowRun) -> str | None:
     """What is wrong with resuming saved state with a new release, or None: the resumed
     run must succeed, no completed atom may run again, and :func:`upgrade_problems` must
-    find nothing. Problems are joined by ``"; "`` (as ``explore.crash_verdict``)."""
-    problems = []
-    if not resumed.succeeded:
-        problems.append(f"the resumed flow ended {resumed.state}")
-    for atom in resumed.atoms:
-        if atom.kind != "task":
-            continue
-        done = sum(successful_executions(resumed, atom.name))
-        if done > 1:
-            problems.append(f"{atom.name!r} ran again after the upgrade ({done} times in all)")
+    find nothing. Problems are joined by ``"; "`` (as ``variants.crash_verdict``)."""
+    problems = resumption_problems(resumed, "the upgrade")
     problems += upgrade_problems(resumed)
     return "; ".join(problems) or None

@@ -14,11 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pytest_flowfault.assertions import (
-    check_failed,
-    lost_results,
-    successful_executions,
-)
+from pytest_flowfault.assertions import check_failed, lost_results, resumption_problems
 from pytest_flowfault.plan import FaultPlan
 from pytest_flowfault.run import Event, FlowRun
 from pytest_flowfault.upgrade import upgrade_problems
@@ -262,15 +258,7 @@ def revert_verdict(
 
 def crash_verdict(resumed: FlowRun) -> str | None:
     """What is wrong with the resumption of a crashed run, or None."""
-    problems = []
-    if not resumed.succeeded:
-        problems.append(f"the resumed flow ended {resumed.state}")
-    for atom in resumed.atoms:
-        if atom.kind != "task":
-            continue
-        done = sum(successful_executions(resumed, atom.name))
-        if done > 1:
-            problems.append(f"{atom.name!r} ran again after the crash ({done} times in all)")
+    problems = resumption_problems(resumed, "the crash")
     problems += [
         f"{name!r}'s result saved before the crash was lost" for name in lost_results(resumed)
     ]
