@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pytest_flowfault.catalog import SWEEP_KINDS
@@ -83,7 +83,12 @@ def release_flow(value: object, api: str, argument: str = "flow") -> Any:
         ) from None
     except ValueError:  # no signature to read (a builtin): let the call say
         pass
-    made = value()
+    return built_flow(value, api, argument)
+
+
+def built_flow(factory: Callable[[], Any], api: str, argument: str = "make_flow") -> Any:
+    """``factory()``, or ``TypeError`` naming ``api`` when what it built is no flow."""
+    made = factory()
     problem = flow_problem(made)
     if problem is not None:
         raise TypeError(

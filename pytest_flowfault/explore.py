@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_flowfault.arguments import (
+    built_flow,
     check_bool,
     check_engine_options,
     check_repeat,
     check_store,
     check_sweep_options,
     check_upgrade_options,
-    flow_problem,
     short_repr,
 )
 from pytest_flowfault.assertions import successful_executions
@@ -239,20 +239,11 @@ def sweep(
     if backend is not None:
         check_backend(backend, api)
 
-    def fresh_flow() -> Any:
-        flow = make_flow()
-        problem = flow_problem(flow)
-        if problem is not None:
-            raise TypeError(
-                f"{api}: make_flow() returned {short_repr(flow)}; it must return {problem}"
-            )
-        return flow
-
     def one_run(plan: FaultPlan) -> FlowRun:
         if setup is not None:
             setup()
         return session.run(
-            fresh_flow(),
+            built_flow(make_flow, api),
             extra=plan,
             store=store,
             engine=engine,

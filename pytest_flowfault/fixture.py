@@ -22,6 +22,7 @@ from pytest_flowfault.session import Session
 from pytest_flowfault.targets import Target, not_injected_message, unmatched_message
 from pytest_flowfault.values import ExceptionSpec
 from pytest_flowfault.variants import SweepReport
+from pytest_flowfault.verdict import nothing_to_undo_targets
 
 if TYPE_CHECKING:
     from pytest_flowfault.jobboard.board import JobBoard
@@ -303,7 +304,9 @@ class FlowFault:
         >>> report.assert_resilient()                                                # doctest: +SKIP
         """
         if strict and self._session.nothing_to_undo:
-            nothing_to_undo = (*_listed(nothing_to_undo), *self._session.nothing_to_undo)
+            nothing_to_undo = (
+                *nothing_to_undo_targets(nothing_to_undo, strict), *self._session.nothing_to_undo
+            )
         return sweep(
             make_flow,
             store=store,
@@ -364,11 +367,6 @@ class FlowFault:
         backends live (the ``flowfault`` fixture gives the test's ``tmp_path``)."""
         self.engine = engine
         self._session.directory = directory
-
-
-def _listed(targets: Iterable[str | type]) -> tuple[str | type, ...]:
-    """``nothing_to_undo`` as a tuple (one target may be given alone)."""
-    return (targets,) if isinstance(targets, (str, type)) else tuple(targets)
 
 
 def _caller(api: str) -> str:
